@@ -1,0 +1,114 @@
+// The search core's vocabulary and the two interfaces through which it talks to the world.
+// Nothing in src/search/ imports gRPC, the file system, an LLM client or a logger: adapters
+// (src/bridge/, later src/llm/) implement these interfaces, and tests use in-memory fakes.
+
+/** One transformation of a trace: a MetaSchedule mutator, or a directed edit of one decision. */
+export type Transformation =
+  | { kind: 'mutator'; name: string }
+  | { kind: 'setDecision'; instIndex: number; value: unknown };
+
+/** A sampling decision inside a trace, which a directed edit may set. */
+export interface Decision {
+  instIndex: number;
+  kind: string; // SamplePerfectTile | SampleCategorical | SampleComputeLocation
+  value: unknown;
+  detail: unknown; // loop extent and n for tiles, candidates for categorical...
+}
+
+/** A schedule the bridge has validated: its trace (TVM JSON, as a string) and identity. */
+export interface Candidate {
+  traceJson: string;
+  /** Structural hash of the post-processed module: equal hashes mean equal schedules. */
+  shash: string;
+  decisions: Decision[];
+}
+
+export interface MutatorInfo {
+  name: string;
+  probability: number;
+}
+
+export type ApplyErrorCode =
+  | 'UNKNOWN_TRANSFORMATION'
+  | 'INVALID_DECISION'
+  | 'MUTATOR_FAILED'
+  | 'POSTPROC_FAILED'
+  | 'SCHEDULE_ERROR';
+
+export interface TransformationOutcome {
+  applied: boolean;
+  code?: ApplyErrorCode;
+  message?: string;
+}
+
+export type ApplyOutcome =
+  | { ok: true; candidate: Candidate; outcomes: TransformationOutcome[] }
+  | { ok: false; code: ApplyErrorCode; message: string; outcomes: TransformationOutcome[] };
+
+export type MeasureErrorCode =
+  | 'BUILD_FAILED'
+  | 'RUN_FAILED'
+  | 'TIMED_OUT'
+  | 'DEVICE_LOST'
+  | 'INVALID_SCHEDULE';
+
+export type MeasureOutcome =
+  | { ok: true; runSecs: number[] }
+  | { ok: false; code: MeasureErrorCode; message: string };
+
+/**
+ * What the search needs from TVM: sample, transform, score and measure schedules of one task.
+ * The bridge client implements it over gRPC.
+ */
+export interface ScheduleSpace {
+  readonly mutators: MutatorInfo[];
+  sampleInitial(count: number, seed: number): Promise<Candidate[]>;
+  apply(traceJson: string, transformations: Transformation[], seed: number): Promise<ApplyOutcome>;
+  /** Cost-model scores, higher is better, one per trace. */
+  predict(traceJsons: string[]): Promise<number[]>;
+  /** Builds and runs on the target, commits the records, retrains the cost model. */
+  measure(traceJsons: string[]): Promise<MeasureOutcome[]>;
+}
+
+/** A read-only view of a tree node, as proposers see it. */
+export interface NodeView {
+  id: number;
+  depth: number;
+  traceJson: string;
+  decisions: Decision[];
+  predictedScore: number;
+  /** Mean measured latency in seconds, when measured successfully. */
+  measuredLatency?: number;
+  /** The model that will act on this node (chosen by whoever expanded its parent). */
+  model: string;
+  /** The model that created this node (undefined for the initial population). */
+  expandedBy?: string;
+}
+
+/** What a proposer is told when it acts on a node. */
+export interface ProposalContext {
+  node: NodeView;
+  parent?: NodeView;
+  grandparent?: NodeView;
+  mutators: MutatorInfo[];
+  trialsUsed: number;
+  maxTrials: number;
+  /** Models the proposer may hand the next turn to. */
+  models: string[];
+  /** Deterministic randomness for this proposal: uniform in [0, 1). */
+  random: () => number;
+}
+
+/** A joint action: what to apply, and which model acts on the resulting child. */
+export interface Proposal {
+  transformations: Transformation[];
+  nextModel?: string;
+}
+
+/** Something that proposes actions: the built-in proposer, or an LLM. */
+export interface Proposer {
+  readonly name: string;
+  propose(ctx: ProposalContext): Promise<Proposal>;
+  /** Told whether its last proposal on a node improved on the parent's predicted score. */
+  feedback?(proposal: Proposal, improved: boolean): void;
+}
