@@ -1,0 +1,58 @@
+"""`python -m colt_bridge --host 127.0.0.1 --port 0`: serve until stdin closes or a signal.
+
+Prints one line `COLT_BRIDGE_READY port=<n> pid=<pid>` on stdout once it accepts calls. With
+`--parent-pid`, it exits when that process is gone, so a killed daemon leaves no orphan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+
+def _parent_gone(pid: int) -> bool:
+    if os.getppid() != pid:
+        return True
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="colt_bridge", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .server import serve  # pylint: disable=import-outside-toplevel  (TVM loads slowly)
+
+    server, port = serve(args.host, args.port)
+    print(f"COLT_BRIDGE_READY port={port} pid={os.getpid()}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        if args.parent_pid and _parent_gone(args.parent_pid):
+            break
+        stop.wait(0.5)
+    server.stop(grace=1.0).wait(2.0)
+    # Popen pools and TVM's threads can keep the interpreter alive: leave now.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

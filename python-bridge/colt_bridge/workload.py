@@ -1,0 +1,89 @@
+"""Workload specs: `NAME:IDX` from MetaSchedule's te_workload suite, or a TVMScript file."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import tvm
+from tvm.s_tir.meta_schedule.testing import te_workload
+from tvm.tirx import PrimFunc
+
+from .errors import InvalidArgument, one_line
+
+_TE_SPEC = re.compile(r"^([A-Za-z0-9_]+):(\d+)$")
+_IMPORT = re.compile(r"^[ \t]*(from[ \t]+tvm[\w.]*[ \t]+import[^\n]*|import[ \t]+tvm[^\n]*)$", re.MULTILINE)
+_LOCATION = re.compile(r"-->\s*<str>:(\d+):(\d+)")
+
+
+def _diagnostic(err: Exception) -> str:
+    """TVMScript's diagnostics span several lines; keep the message and where it points."""
+    text = str(err)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    head = next((ln for ln in lines if ln.lower().startswith("error")), None) or one_line(err)
+    where = _LOCATION.search(text)
+    return f"{head} (line {where.group(1)}, column {where.group(2)})" if where else head
+
+
+def te_workload_names() -> list[str]:
+    return sorted(te_workload.CONFIGS.keys())
+
+
+def load_workload(spec: str) -> tuple[str, tvm.IRModule]:
+    """Returns (task name, IRModule with a single `main` prim_func)."""
+    spec = spec.strip()
+    if not spec:
+        raise InvalidArgument("empty workload: give NAME:IDX (e.g. GMM:1) or a TVMScript file")
+    match = _TE_SPEC.match(spec)
+    if match and not os.path.exists(spec):
+        return _from_te(match.group(1), int(match.group(2)))
+    if os.path.isfile(spec):
+        return _from_tvmscript(spec)
+    raise InvalidArgument(
+        f"unknown workload {spec!r}: give NAME:IDX with NAME one of "
+        f"{', '.join(te_workload_names())}, or the path of a TVMScript file"
+    )
+
+
+def _from_te(name: str, idx: int) -> tuple[str, tvm.IRModule]:
+    configs = te_workload.CONFIGS.get(name.upper())
+    if configs is None:
+        raise InvalidArgument(
+            f"unknown workload {name!r}: te_workload has {', '.join(te_workload_names())}"
+        )
+    shapes = configs[1]
+    if idx >= len(shapes):
+        raise InvalidArgument(
+            f"workload {name.upper()}:{idx} does not exist: {name.upper()} has indices 0..{len(shapes) - 1}"
+        )
+    func = te_workload.create_te_workload(name.upper(), idx)
+    return f"{name.lower()}_{idx}", tvm.IRModule({"main": func})
+
+
+def _from_tvmscript(path: str) -> tuple[str, tvm.IRModule]:
+    # Parsed, never executed: tvm.script.from_source reads TVMScript without running Python.
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidArgument(f"cannot read TVMScript file {path}: {err}") from None
+    # The parser takes TVMScript alone: the import lines a printed module starts with are
+    # dropped (kept as blank lines so that error line numbers match the file).
+    source = _IMPORT.sub("", source)
+    try:
+        parsed = tvm.script.from_source(source)
+    except Exception as err:  # pylint: disable=broad-except
+        raise InvalidArgument(f"{path}: not valid TVMScript: {_diagnostic(err)}") from None
+    if isinstance(parsed, PrimFunc):
+        mod = tvm.IRModule({"main": parsed})
+    elif isinstance(parsed, tvm.IRModule):
+        funcs = [(gv.name_hint, f) for gv, f in parsed.functions.items() if isinstance(f, PrimFunc)]
+        if len(funcs) != 1:
+            raise InvalidArgument(
+                f"{path}: expected exactly one prim_func in the module, found {len(funcs)}"
+            )
+        mod = tvm.IRModule({"main": funcs[0][1]})
+    else:
+        raise InvalidArgument(f"{path}: TVMScript must define a prim_func or an IRModule")
+    name = os.path.splitext(os.path.basename(path))[0] or "main"
+    return re.sub(r"[^A-Za-z0-9_]", "_", name), mod

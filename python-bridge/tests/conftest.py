@@ -1,0 +1,77 @@
+"""Fixtures: a real bridge server in its own process, and a gRPC stub talking to it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+BRIDGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, BRIDGE_DIR)
+
+from colt_bridge.proto import pb, pb_grpc  # noqa: E402
+
+MATMUL_TVMSCRIPT = '''
+from tvm.script import tirx as T
+
+@T.prim_func(s_tir=True)
+def matmul(a: T.handle, b: T.handle, c: T.handle):
+    A = T.match_buffer(a, (64, 64), "float32")
+    B = T.match_buffer(b, (64, 64), "float32")
+    C = T.match_buffer(c, (64, 64), "float32")
+    for i, j, k in T.grid(64, 64, 64):
+        with T.sblock("C"):
+            vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+            with T.init():
+                C[vi, vj] = T.float32(0)
+            C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
+'''
+
+
+class BridgeProcess:
+    def __init__(self, parent_pid: int = 0):
+        args = [sys.executable, "-m", "colt_bridge", "--host", "127.0.0.1", "--port", "0"]
+        if parent_pid:
+            args += ["--parent-pid", str(parent_pid)]
+        self.proc = subprocess.Popen(
+            args, cwd=BRIDGE_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        line = self.proc.stdout.readline()
+        assert line.startswith("COLT_BRIDGE_READY port="), line
+        self.port = int(line.split("port=")[1].split()[0])
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = pb_grpc.BridgeStub(self.channel)
+
+    def stop(self):
+        self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def bridge():
+    server = BridgeProcess()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gmm_task(bridge, tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("gmm")
+    response = bridge.stub.OpenTask(
+        pb.OpenTaskRequest(
+            workload="GMM:0",
+            target_json='{"kind":"llvm","num-cores":2}',
+            work_dir=str(work_dir),
+            seed=1,
+            measure=pb.MeasureConfig(number=2, repeat=1, min_repeat_ms=10, timeout_sec=30),
+        )
+    )
+    return response, work_dir

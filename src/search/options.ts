@@ -1,0 +1,102 @@
+// Search options: the knobs, their defaults, and one pure check that reports every bad value
+// at once with its name.
+import type { ModelBias } from './policy';
+
+export interface SearchOptions {
+  /** Hardware trials: every measured schedule counts one, failed or not. */
+  maxTrials: number;
+  /** Schedules measured per round. */
+  trialsPerIter?: number;
+  /** Schedules sampled from the design space as the root's children; default max(trialsPerIter, 8). */
+  initialPopulation?: number;
+  /** Children a node gets before the policy descends past it. */
+  maxChildren?: number;
+  /** Expansions per round, between two measurement batches; default 2 × trialsPerIter. */
+  expansionsPerRound?: number;
+  /** UCT exploration constant c. */
+  explorationC?: number;
+  /** Share of each measurement batch drawn at random instead of by predicted score. */
+  randomShare?: number;
+  /** Failed expansions after which a node is terminal. */
+  maxFailures?: number;
+  /** Wall-time budget, read from the injected clock. */
+  timeBudgetSec?: number;
+  seed?: number;
+  /** Label of the initial population: the proposer that acts on it. */
+  defaultModel?: string;
+  /** COLT's model-aware UCT term; none by default (λ = 0). */
+  modelBias?: ModelBias;
+}
+
+export const SEARCH_DEFAULTS = {
+  trialsPerIter: 16,
+  maxChildren: 2,
+  explorationC: 1.41,
+  randomShare: 0.05,
+  maxFailures: 5,
+  seed: 0,
+  defaultModel: 'builtin',
+} as const;
+
+export type ResolvedSearchOptions = Required<Omit<SearchOptions, 'timeBudgetSec' | 'modelBias'>> &
+  Pick<SearchOptions, 'timeBudgetSec' | 'modelBias'>;
+
+/** Raised for options a search cannot run with; the message names every offending field. */
+export class SearchOptionsError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid search options: ${issues.join('; ')}`);
+    this.name = 'SearchOptionsError';
+  }
+}
+
+/** Fills in defaults and checks every value; throws SearchOptionsError listing all problems. */
+export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOptions {
+  const trialsPerIter = options.trialsPerIter ?? SEARCH_DEFAULTS.trialsPerIter;
+  const resolved: ResolvedSearchOptions = {
+    maxTrials: options.maxTrials,
+    trialsPerIter,
+    initialPopulation: options.initialPopulation ?? Math.max(trialsPerIter, 8),
+    maxChildren: options.maxChildren ?? SEARCH_DEFAULTS.maxChildren,
+    expansionsPerRound: options.expansionsPerRound ?? 2 * trialsPerIter,
+    explorationC: options.explorationC ?? SEARCH_DEFAULTS.explorationC,
+    randomShare: options.randomShare ?? SEARCH_DEFAULTS.randomShare,
+    maxFailures: options.maxFailures ?? SEARCH_DEFAULTS.maxFailures,
+    timeBudgetSec: options.timeBudgetSec,
+    seed: options.seed ?? SEARCH_DEFAULTS.seed,
+    defaultModel: options.defaultModel ?? SEARCH_DEFAULTS.defaultModel,
+    modelBias: options.modelBias,
+  };
+
+  const issues: string[] = [];
+  const int = (name: keyof ResolvedSearchOptions, min: number): void => {
+    const v = resolved[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      issues.push(`${name}: must be an integer >= ${min}, got ${String(v)}`);
+    }
+  };
+  int('maxTrials', 0);
+  int('trialsPerIter', 1);
+  int('initialPopulation', 1);
+  int('maxChildren', 1);
+  int('expansionsPerRound', 0);
+  int('maxFailures', 1);
+  if (!Number.isSafeInteger(resolved.seed)) issues.push(`seed: must be a safe integer, got ${resolved.seed}`);
+  if (!(Number.isFinite(resolved.explorationC) && resolved.explorationC >= 0)) {
+    issues.push(`explorationC: must be a finite number >= 0, got ${resolved.explorationC}`);
+  }
+  if (!(resolved.randomShare >= 0 && resolved.randomShare <= 1)) {
+    issues.push(`randomShare: must be in [0, 1], got ${resolved.randomShare}`);
+  }
+  if (resolved.timeBudgetSec !== undefined && !(resolved.timeBudgetSec > 0)) {
+    issues.push(`timeBudgetSec: must be > 0, got ${resolved.timeBudgetSec}`);
+  }
+  if (typeof resolved.defaultModel !== 'string' || resolved.defaultModel === '') {
+    issues.push('defaultModel: must be a non-empty string');
+  }
+  const lambda = resolved.modelBias?.lambda;
+  if (lambda !== undefined && !(lambda >= 0 && lambda <= 1)) {
+    issues.push(`modelBias.lambda: must be in [0, 1], got ${lambda}`);
+  }
+  if (issues.length > 0) throw new SearchOptionsError(issues);
+  return resolved;
+}

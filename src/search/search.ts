@@ -1,0 +1,439 @@
+// One Monte Carlo tree search over MetaSchedule traces. Each round expands the tree (the tree
+// policy picks a node, the proposer named by the node's model label proposes, the space
+// applies and the cost model scores), then measures the most promising unmeasured schedules
+// on hardware. The core only talks to a ScheduleSpace and Proposers, and reads time from an
+// injected clock.
+import { Budget, type StopReason } from './budget';
+import { resolveSearchOptions, SearchOptionsError, type ResolvedSearchOptions, type SearchOptions } from './options';
+import { selectLeaf, type TreePolicy } from './policy';
+import { Rng } from './rng';
+import { Tree, type TreeNode } from './tree';
+import type {
+  ApplyErrorCode,
+  Candidate,
+  MeasureErrorCode,
+  Proposal,
+  ProposalContext,
+  Proposer,
+  ScheduleSpace,
+} from './types';
+
+export type SearchEvent =
+  | { type: 'start'; maxTrials: number; initialPopulation: number }
+  /**
+   * Schedules added as the root's children: the initial population, or a refill when too few
+   * unmeasured schedules were left to fill a measurement batch. failures: samples asked for
+   * that did not arrive or were already in the tree.
+   */
+  | { type: 'population'; count: number; failures?: number; refill: boolean }
+  /**
+   * One expansion attempt by `model` on node parentId. On success nodeId is the new child and
+   * nextModel its label; on failure code is the space's reason, duplicate marks a schedule
+   * already in the tree, and emptyProposal a proposal with no transformation.
+   */
+  | {
+      type: 'expand';
+      nodeId?: number;
+      parentId: number;
+      model: string;
+      ok: boolean;
+      nextModel?: string;
+      code?: ApplyErrorCode;
+      duplicate?: boolean;
+      emptyProposal?: boolean;
+    }
+  /** One measurement batch has landed; round counts batches from 1. */
+  | {
+      type: 'measure';
+      round: number;
+      trialsUsed: number;
+      maxTrials: number;
+      bestLatencySec?: number;
+      batch: Array<{ nodeId: number; shash: string; latencySec?: number; error?: MeasureErrorCode }>;
+    }
+  | { type: 'done'; reason: StopReason };
+
+export interface ModelStats {
+  /** Expansion attempts by this model, failed ones included. */
+  expansions: number;
+  /** Attempts that produced no new schedule. */
+  failures: number;
+  /** Children the cost model scored above their parent. */
+  improved: number;
+}
+
+export interface MeasurementRecord {
+  nodeId: number;
+  shash: string;
+  traceJson: string;
+  latencySec?: number;
+  error?: string;
+}
+
+export interface SearchResult {
+  stopReason: StopReason;
+  trialsUsed: number;
+  /** Measurement batches run. */
+  rounds: number;
+  best?: { nodeId: number; traceJson: string; shash: string; latencySec: number };
+  timings: { searchSec: number; predictSec: number; measureSec: number; totalSec: number };
+  /** Schedules in the tree. */
+  nodes: number;
+  /** Every trial, in measurement order. */
+  measurements: MeasurementRecord[];
+  perModel: Record<string, ModelStats>;
+}
+
+export interface SearchDeps {
+  space: ScheduleSpace;
+  /** Proposers by model label; a node's label picks the one that acts on it. */
+  proposers: Record<string, Proposer>;
+  /** Milliseconds, monotone. */
+  clock: () => number;
+}
+
+/** A child created this round whose cost-model score is still to come. */
+interface Unscored {
+  child: TreeNode;
+  parent: TreeNode;
+  model: string;
+  proposal: Proposal;
+  /** The value backed up for the child at creation, corrected once it is scored. */
+  provisional: number;
+}
+
+/** Value of a predicted score, as the published code backs it up: max(0, prediction). */
+function valueOf(score: number): number {
+  return Math.max(0, score);
+}
+
+/** A cost model may return NaN for a trace it cannot featurise; treat it as no evidence. */
+function sanitizeScore(score: number): number {
+  return Number.isFinite(score) ? score : 0;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+export class Search {
+  private readonly options: ResolvedSearchOptions;
+  private readonly space: ScheduleSpace;
+  private readonly proposers: Map<string, Proposer>;
+  private readonly clock: () => number;
+  private readonly policy: TreePolicy;
+  private readonly tree: Tree;
+  // Separate streams, so that e.g. a proposer drawing more numbers does not change which
+  // schedules the measurement phase picks at random.
+  private readonly proposalRng: Rng;
+  private readonly applyRng: Rng;
+  private readonly sampleRng: Rng;
+  private readonly measureRng: Rng;
+
+  private started = false;
+  private cancelled = false;
+  private emit: (e: SearchEvent) => void = () => undefined;
+  private budget!: Budget;
+  private unscored: Unscored[] = [];
+  private predictMs = 0;
+  private measureMs = 0;
+  private rounds = 0;
+  private best: TreeNode | undefined;
+  private bestLatency = Infinity;
+  private readonly measurements: MeasurementRecord[] = [];
+  private readonly perModel: Record<string, ModelStats> = {};
+
+  constructor(options: SearchOptions, deps: SearchDeps) {
+    this.options = resolveSearchOptions(options);
+    this.space = deps.space;
+    this.clock = deps.clock;
+    // A Map, so that labels such as "constructor" never resolve to Object.prototype members.
+    this.proposers = new Map(Object.entries(deps.proposers));
+    if (!this.proposers.has(this.options.defaultModel)) {
+      throw new SearchOptionsError([
+        `defaultModel: "${this.options.defaultModel}" is not among the proposers (${[...this.proposers.keys()].join(', ')})`,
+      ]);
+    }
+    for (const model of this.proposers.keys()) {
+      this.perModel[model] = { expansions: 0, failures: 0, improved: 0 };
+    }
+    this.policy = {
+      maxChildren: this.options.maxChildren,
+      explorationC: this.options.explorationC,
+      modelBias: this.options.modelBias,
+    };
+    this.tree = new Tree(this.options.defaultModel);
+    const rng = new Rng(this.options.seed);
+    this.proposalRng = rng.fork('propose');
+    this.applyRng = rng.fork('apply');
+    this.sampleRng = rng.fork('sample');
+    this.measureRng = rng.fork('measure');
+  }
+
+  /** Stops the search at the next step boundary; the call in flight finishes first. */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  /**
+   * Runs the search to the end of its budget. An exception from the space or a proposer ends
+   * the search and propagates; no event follows it.
+   */
+  async run(onEvent?: (e: SearchEvent) => void): Promise<SearchResult> {
+    if (this.started) throw new Error('a Search runs once; create a new one');
+    this.started = true;
+    if (onEvent) this.emit = onEvent;
+    const startMs = this.clock();
+    this.budget = new Budget(this.options.maxTrials, this.clock, startMs, this.options.timeBudgetSec);
+    this.emit({ type: 'start', maxTrials: this.options.maxTrials, initialPopulation: this.options.initialPopulation });
+
+    let reason = this.stopReason();
+    if (!reason) {
+      await this.populate(this.options.initialPopulation, this.options.seed, false);
+      reason = this.stopReason();
+    }
+    while (!reason) {
+      await this.expansionPhase();
+      reason = this.stopReason();
+      if (reason) break;
+      if (!(await this.measurementPhase())) reason = 'exhausted';
+      else reason = this.stopReason();
+    }
+
+    this.emit({ type: 'done', reason });
+    return this.result(reason, startMs);
+  }
+
+  private stopReason(): StopReason | undefined {
+    if (this.cancelled) return 'cancelled';
+    return this.budget.spent();
+  }
+
+  /** Samples from the design space and adds the new schedules, scored, under the root. */
+  private async populate(count: number, seed: number, refill: boolean): Promise<TreeNode[]> {
+    const sampled = await this.space.sampleInitial(count, seed);
+    const added: TreeNode[] = [];
+    for (const candidate of sampled) {
+      const node = this.tree.addChild(this.tree.root, candidate, this.options.defaultModel);
+      if (node) added.push(node);
+    }
+    if (added.length > 0) {
+      const scores = await this.predict(added.map((n) => traceOf(n)));
+      added.forEach((n, i) => (n.predictedScore = scores[i]));
+    }
+    const failures = count - added.length;
+    this.emit({ type: 'population', count: added.length, ...(failures > 0 ? { failures } : {}), refill });
+    return added;
+  }
+
+  private async expansionPhase(): Promise<void> {
+    for (let i = 0; i < this.options.expansionsPerRound; i++) {
+      if (this.cancelled || this.budget.timeUp()) break;
+      let selection = selectLeaf(this.tree, this.policy);
+      if (selection.kind === 'pending') {
+        await this.scoreUnscored();
+        selection = selectLeaf(this.tree, this.policy);
+      }
+      if (selection.kind !== 'expand') break;
+      await this.expand(selection.node);
+    }
+    await this.scoreUnscored();
+  }
+
+  private async expand(node: TreeNode): Promise<void> {
+    const model = this.proposers.has(node.model) ? node.model : this.options.defaultModel;
+    const proposer = this.proposers.get(model) as Proposer;
+    const stats = this.perModel[model];
+    stats.expansions += 1;
+
+    const proposal = await proposer.propose(this.context(node));
+    const fail = (details: { code?: ApplyErrorCode; duplicate?: boolean; emptyProposal?: boolean }): void => {
+      stats.failures += 1;
+      this.tree.recordFailure(node, this.options.maxFailures);
+      // A proposal that changed nothing did not improve on its parent.
+      proposer.feedback?.(proposal, false);
+      this.emit({ type: 'expand', parentId: node.id, model, ok: false, ...details });
+    };
+
+    if (proposal.transformations.length === 0) return fail({ emptyProposal: true });
+    const outcome = await this.space.apply(traceOf(node), proposal.transformations, this.applyRng.nextUint32());
+    if (!outcome.ok) return fail({ code: outcome.code });
+    const nextModel =
+      proposal.nextModel !== undefined && this.proposers.has(proposal.nextModel) ? proposal.nextModel : model;
+    const child = this.tree.addChild(node, outcome.candidate, nextModel, model);
+    if (!child) return fail({ duplicate: true });
+
+    // Counted now with the parent's score as a stand-in, so that the rest of this phase sees
+    // the visit and spreads out; corrected when the batch is scored.
+    const provisional = valueOf(node.predictedScore ?? 0);
+    this.tree.backup(child, provisional);
+    this.unscored.push({ child, parent: node, model, proposal, provisional });
+    this.emit({ type: 'expand', nodeId: child.id, parentId: node.id, model, ok: true, nextModel });
+  }
+
+  private context(node: TreeNode): ProposalContext {
+    const parent = node.parent?.candidate ? node.parent : undefined;
+    const grandparent = parent?.parent?.candidate ? parent.parent : undefined;
+    return {
+      node: this.tree.view(node),
+      parent: parent && this.tree.view(parent),
+      grandparent: grandparent && this.tree.view(grandparent),
+      mutators: this.space.mutators,
+      trialsUsed: this.budget.trialsUsed,
+      maxTrials: this.options.maxTrials,
+      models: [...this.proposers.keys()],
+      random: () => this.proposalRng.next(),
+    };
+  }
+
+  /** Scores this phase's new children in one cost-model call and backs up their values. */
+  private async scoreUnscored(): Promise<void> {
+    if (this.unscored.length === 0) return;
+    const batch = this.unscored;
+    this.unscored = [];
+    const scores = await this.predict(batch.map((u) => traceOf(u.child)));
+    batch.forEach((u, i) => {
+      u.child.predictedScore = scores[i];
+      this.tree.adjust(u.child, valueOf(scores[i]) - u.provisional);
+      const improved = scores[i] > (u.parent.predictedScore ?? 0);
+      if (improved) this.perModel[u.model].improved += 1;
+      this.proposers.get(u.model)?.feedback?.(u.proposal, improved);
+    });
+  }
+
+  /**
+   * Measures one batch. Returns false when there was nothing left to measure: no unmeasured
+   * schedule in the tree and none new from the design space.
+   */
+  private async measurementPhase(): Promise<boolean> {
+    const need = Math.min(this.options.trialsPerIter, this.budget.remainingTrials);
+    let candidates = this.unmeasured();
+    if (candidates.length < need) {
+      await this.populate(need, this.sampleRng.nextUint32(), true);
+      candidates = this.unmeasured();
+    }
+    if (candidates.length === 0) return false;
+
+    const batch = this.pickForMeasurement(candidates, need);
+    for (const node of batch) node.measured = { status: 'pending' };
+    const outcomes = await this.timed('measure', () => this.space.measure(batch.map(traceOf)));
+    if (outcomes.length !== batch.length) {
+      throw new Error(`measure returned ${outcomes.length} results for ${batch.length} traces`);
+    }
+
+    this.rounds += 1;
+    this.budget.consume(batch.length);
+    const report: Extract<SearchEvent, { type: 'measure' }>['batch'] = [];
+    batch.forEach((node, i) => {
+      const outcome = outcomes[i];
+      const candidate = node.candidate as Candidate;
+      const latency = outcome.ok ? mean(outcome.runSecs) : NaN;
+      if (outcome.ok && Number.isFinite(latency) && latency > 0) {
+        node.measured = { status: 'ok', latencySec: latency };
+        if (latency < this.bestLatency) {
+          this.bestLatency = latency;
+          this.best = node;
+        }
+        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, latencySec: latency });
+        report.push({ nodeId: node.id, shash: candidate.shash, latencySec: latency });
+      } else {
+        // A run that reported no usable time is a failed run, not a fast one.
+        const code: MeasureErrorCode = outcome.ok ? 'RUN_FAILED' : outcome.code;
+        node.measured = { status: 'error', code };
+        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, error: code });
+        report.push({ nodeId: node.id, shash: candidate.shash, error: code });
+      }
+    });
+    // Measured speedups relative to the best so far, in (0, 1], as one more simulation each.
+    for (const node of batch) {
+      if (node.measured.status === 'ok') this.tree.backup(node, this.bestLatency / node.measured.latencySec);
+    }
+
+    this.emit({
+      type: 'measure',
+      round: this.rounds,
+      trialsUsed: this.budget.trialsUsed,
+      maxTrials: this.options.maxTrials,
+      ...(this.best ? { bestLatencySec: this.bestLatency } : {}),
+      batch: report,
+    });
+    return true;
+  }
+
+  private unmeasured(): TreeNode[] {
+    return this.tree
+      .schedules()
+      .filter((n) => n.measured.status === 'unmeasured' && n.predictedScore !== undefined);
+  }
+
+  /**
+   * The best `need` by predicted score, except round(need × randomShare) of them drawn
+   * uniformly from the rest (MetaSchedule's epsilon-greedy). With the defaults a batch of 16
+   * has one random pick, a batch of 8 or fewer none; when every candidate fits in the batch
+   * there is nothing to choose.
+   */
+  private pickForMeasurement(candidates: TreeNode[], need: number): TreeNode[] {
+    const ranked = [...candidates].sort(
+      (a, b) => (b.predictedScore ?? 0) - (a.predictedScore ?? 0) || a.id - b.id,
+    );
+    if (ranked.length <= need) return ranked;
+    const randomCount = Math.round(need * this.options.randomShare);
+    const top = ranked.slice(0, need - randomCount);
+    const rest = ranked.slice(need - randomCount);
+    for (let i = 0; i < randomCount; i++) {
+      const j = i + this.measureRng.int(rest.length - i);
+      [rest[i], rest[j]] = [rest[j], rest[i]];
+      top.push(rest[i]);
+    }
+    return top;
+  }
+
+  private async predict(traces: string[]): Promise<number[]> {
+    const scores = await this.timed('predict', () => this.space.predict(traces));
+    if (scores.length !== traces.length) {
+      throw new Error(`predict returned ${scores.length} scores for ${traces.length} traces`);
+    }
+    return scores.map(sanitizeScore);
+  }
+
+  private async timed<T>(what: 'predict' | 'measure', call: () => Promise<T>): Promise<T> {
+    const t0 = this.clock();
+    try {
+      return await call();
+    } finally {
+      const dt = this.clock() - t0;
+      if (what === 'predict') this.predictMs += dt;
+      else this.measureMs += dt;
+    }
+  }
+
+  private result(stopReason: StopReason, startMs: number): SearchResult {
+    const totalSec = (this.clock() - startMs) / 1000;
+    const predictSec = this.predictMs / 1000;
+    const measureSec = this.measureMs / 1000;
+    const best = this.best;
+    return {
+      stopReason,
+      trialsUsed: this.budget.trialsUsed,
+      rounds: this.rounds,
+      best:
+        best?.candidate && best.measured.status === 'ok'
+          ? {
+              nodeId: best.id,
+              traceJson: best.candidate.traceJson,
+              shash: best.candidate.shash,
+              latencySec: best.measured.latencySec,
+            }
+          : undefined,
+      timings: { searchSec: Math.max(0, totalSec - predictSec - measureSec), predictSec, measureSec, totalSec },
+      nodes: this.tree.size,
+      measurements: this.measurements,
+      perModel: this.perModel,
+    };
+  }
+}
+
+function traceOf(node: TreeNode): string {
+  if (!node.candidate) throw new Error('the root has no trace');
+  return node.candidate.traceJson;
+}

@@ -1,0 +1,249 @@
+import { BuiltinProposer } from '../../src/search/builtin-proposer';
+import { SearchOptionsError, type SearchOptions } from '../../src/search/options';
+import { Search, type SearchEvent, type SearchResult } from '../../src/search/search';
+import type { Proposal, ProposalContext, Proposer } from '../../src/search/types';
+import { fakeClock, FakeSpace } from './fake-space';
+
+async function runSearch(
+  space: FakeSpace,
+  options: SearchOptions,
+  proposers: Record<string, Proposer> = { builtin: new BuiltinProposer() },
+  clock = fakeClock(),
+): Promise<{ result: SearchResult; events: SearchEvent[] }> {
+  const events: SearchEvent[] = [];
+  const result = await new Search(options, { space, proposers, clock: clock.now }).run((e) => events.push(e));
+  return { result, events };
+}
+
+const ofType = <T extends SearchEvent['type']>(events: SearchEvent[], type: T) =>
+  events.filter((e): e is Extract<SearchEvent, { type: T }> => e.type === type);
+
+/** A proposer with a fixed answer, recording what it was asked. */
+class ScriptedProposer implements Proposer {
+  readonly seen: ProposalContext[] = [];
+  constructor(
+    readonly name: string,
+    private readonly nextModel?: string,
+  ) {}
+  async propose(ctx: ProposalContext): Promise<Proposal> {
+    this.seen.push(ctx);
+    return { transformations: [{ kind: 'mutator', name: 'MutateTileSize' }], nextModel: this.nextModel };
+  }
+}
+
+describe('Search budget', () => {
+  it('spends exactly maxTrials, failed measurements included, measuring each schedule once', async () => {
+    // About one schedule in five fails to build.
+    const space = new FakeSpace({ buildFails: (xs) => (xs[0] + xs[1]) % 5 === 0 });
+    const { result, events } = await runSearch(space, { maxTrials: 37, seed: 1 });
+    expect(result.stopReason).toBe('trials');
+    expect(result.trialsUsed).toBe(37);
+    expect(space.measured).toHaveLength(37);
+    expect(new Set(space.measured).size).toBe(37);
+    expect(space.measureBatches.map((b) => b.length)).toEqual([16, 16, 5]);
+    const failed = result.measurements.filter((m) => m.error);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((m) => m.error === 'BUILD_FAILED')).toBe(true);
+    expect(result.measurements).toHaveLength(37);
+    const measureEvents = ofType(events, 'measure');
+    expect(measureEvents.map((e) => e.trialsUsed)).toEqual([16, 32, 37]);
+    expect(result.rounds).toBe(3);
+    expect(events[events.length - 1]).toEqual({ type: 'done', reason: 'trials' });
+  });
+
+  it('stops on the time budget read from the injected clock', async () => {
+    const clock = fakeClock();
+    // Each measurement batch takes 10 s of fake time.
+    const space = new FakeSpace({ onMeasure: () => clock.advance(10_000) });
+    const { result } = await runSearch(space, { maxTrials: 1000, timeBudgetSec: 25 }, undefined, clock);
+    expect(result.stopReason).toBe('time');
+    expect(result.rounds).toBe(3);
+    expect(result.trialsUsed).toBe(48);
+    expect(result.timings.measureSec).toBeCloseTo(30);
+    expect(result.timings.totalSec).toBeCloseTo(30);
+    expect(result.timings.searchSec).toBeCloseTo(0);
+  });
+
+  it('stops with "exhausted" when the space holds only a few schedules', async () => {
+    const space = new FakeSpace({ dims: 2, values: 2 });
+    const { result, events } = await runSearch(space, { maxTrials: 100, trialsPerIter: 4 });
+    expect(result.stopReason).toBe('exhausted');
+    expect(result.trialsUsed).toBe(4);
+    expect(new Set(space.measured).size).toBe(4);
+    expect(ofType(events, 'expand').some((e) => e.duplicate)).toBe(true);
+  });
+
+  it('stops when cancelled, after the step in flight', async () => {
+    const space = new FakeSpace();
+    const search = new Search({ maxTrials: 200 }, {
+      space,
+      proposers: { builtin: new BuiltinProposer() },
+      clock: fakeClock().now,
+    });
+    const result = await search.run((e) => {
+      if (e.type === 'measure' && e.round === 2) search.cancel();
+    });
+    expect(result.stopReason).toBe('cancelled');
+    expect(result.trialsUsed).toBe(32);
+  });
+});
+
+describe('Search tree', () => {
+  it('never adds or measures a schedule already in the tree', async () => {
+    // Values 0..3 in 3 dims: 64 schedules, so mutations often land on known ones.
+    const space = new FakeSpace({ dims: 3, values: 4 });
+    const { result, events } = await runSearch(space, { maxTrials: 40, trialsPerIter: 8, seed: 3 });
+    const expands = ofType(events, 'expand');
+    expect(expands.filter((e) => e.duplicate).length).toBeGreaterThan(0);
+    // Every created node carries a fresh shash: the initial population plus successful expansions.
+    const created = expands.filter((e) => e.ok).length;
+    const population = ofType(events, 'population').reduce((n, e) => n + e.count, 0);
+    expect(result.nodes).toBe(created + population);
+    expect(new Set(space.measured).size).toBe(space.measured.length);
+  });
+
+  it('stops expanding a node once it has failed maxFailures times', async () => {
+    // The all-zeros schedule can be sampled, but nothing can be made of it.
+    const space = new FakeSpace();
+    const sample = space.sampleInitial.bind(space);
+    space.sampleInitial = async (count, seed) => [space.candidate([0, 0, 0, 0, 0, 0]), ...(await sample(count, seed))];
+    const apply = space.apply.bind(space);
+    space.apply = async (trace, ts, seed) =>
+      trace === '[0,0,0,0,0,0]'
+        ? { ok: false, code: 'POSTPROC_FAILED', message: 'no valid mutation', outcomes: [] }
+        : apply(trace, ts, seed);
+    const { events } = await runSearch(space, { maxTrials: 96, maxFailures: 3 });
+    const stuck = ofType(events, 'expand').filter((e) => e.parentId === 1);
+    expect(stuck).toHaveLength(3);
+    expect(stuck.every((e) => !e.ok && e.code === 'POSTPROC_FAILED')).toBe(true);
+  });
+
+  it('labels a child with the next model its proposer named when known, else the acting model', async () => {
+    const small = new ScriptedProposer('small', 'big');
+    const big = new ScriptedProposer('big', 'gpt-unknown');
+    const space = new FakeSpace();
+    const { result, events } = await runSearch(
+      space,
+      { maxTrials: 48, defaultModel: 'small' },
+      { small, big },
+    );
+    const expands = ofType(events, 'expand').filter((e) => e.ok);
+    const bySmall = expands.filter((e) => e.model === 'small');
+    const byBig = expands.filter((e) => e.model === 'big');
+    expect(bySmall.length).toBeGreaterThan(0);
+    expect(byBig.length).toBeGreaterThan(0);
+    expect(bySmall.every((e) => e.nextModel === 'big')).toBe(true);
+    expect(byBig.every((e) => e.nextModel === 'big')).toBe(true);
+    // And the label decides who acts: every node created by small is expanded by big.
+    const labels = new Map(expands.map((e) => [e.nodeId, e.nextModel]));
+    for (const e of ofType(events, 'expand')) {
+      expect(e.model).toBe(labels.get(e.parentId) ?? 'small');
+    }
+    expect(big.seen.every((ctx) => ctx.node.model === 'big' && ctx.node.expandedBy !== undefined)).toBe(true);
+    expect(small.seen[0].models).toEqual(['small', 'big']);
+    expect(result.perModel.small.expansions).toBe(small.seen.length);
+    expect(result.perModel.big.expansions).toBe(big.seen.length);
+  });
+
+  it('gives proposers the parent and grandparent of the node', async () => {
+    const p = new ScriptedProposer('builtin');
+    await runSearch(new FakeSpace(), { maxTrials: 64 }, { builtin: p });
+    const deep = p.seen.find((ctx) => ctx.node.depth >= 3);
+    expect(deep).toBeDefined();
+    expect(deep!.parent!.depth).toBe(deep!.node.depth - 1);
+    expect(deep!.grandparent!.depth).toBe(deep!.node.depth - 2);
+    const top = p.seen.find((ctx) => ctx.node.depth === 1)!;
+    expect(top.parent).toBeUndefined();
+  });
+});
+
+describe('Search quality and determinism', () => {
+  it('keeps the best latency monotone and beats the initial population median', async () => {
+    const space = new FakeSpace({ dims: 6, values: 12 });
+    const { result, events } = await runSearch(space, { maxTrials: 96, seed: 7 });
+    const history = ofType(events, 'measure').map((e) => e.bestLatencySec as number);
+    for (let i = 1; i < history.length; i++) expect(history[i]).toBeLessThanOrEqual(history[i - 1]);
+    const initial = (await space.sampleInitial(16, 7)).map((c) => space.latency(JSON.parse(c.traceJson)));
+    initial.sort((a, b) => a - b);
+    const median = (initial[7] + initial[8]) / 2;
+    expect(result.best!.latencySec).toBeLessThan(initial[0]);
+    expect(result.best!.latencySec).toBeLessThan(median * 0.5);
+    expect(result.best!.latencySec).toBe(Math.min(...result.measurements.map((m) => m.latencySec ?? Infinity)));
+    expect(result.perModel.builtin.improved).toBeGreaterThan(0);
+  });
+
+  it('repeats itself exactly for a seed and differs for another', async () => {
+    const measuredWith = async (seed: number) => {
+      const space = new FakeSpace();
+      await runSearch(space, { maxTrials: 64, seed });
+      return space.measured;
+    };
+    const a = await measuredWith(11);
+    expect(await measuredWith(11)).toEqual(a);
+    expect(await measuredWith(12)).not.toEqual(a);
+  });
+
+  it('scores new children in batches, not one cost-model call per child', async () => {
+    const space = new FakeSpace();
+    const { events } = await runSearch(space, { maxTrials: 64 });
+    const created = ofType(events, 'expand').filter((e) => e.ok).length;
+    const expansionBatches = space.predictBatches.slice(1);
+    expect(expansionBatches.reduce((n, b) => n + b.length, 0)).toBe(created);
+    expect(expansionBatches.length).toBeLessThan(created / 4);
+  });
+});
+
+describe('Search failures', () => {
+  it('propagates an exception from measure and emits nothing after it', async () => {
+    const space = new FakeSpace({
+      onMeasure: (_, call) => {
+        if (call === 2) throw new Error('bridge process died');
+      },
+    });
+    const events: SearchEvent[] = [];
+    const search = new Search({ maxTrials: 64 }, {
+      space,
+      proposers: { builtin: new BuiltinProposer() },
+      clock: fakeClock().now,
+    });
+    await expect(search.run((e) => events.push(e))).rejects.toThrow('bridge process died');
+    expect(ofType(events, 'measure')).toHaveLength(1);
+    expect(ofType(events, 'done')).toHaveLength(0);
+    // The failed batch is not counted: the bridge saw it, but no trial result came back.
+    expect(space.measureBatches).toHaveLength(2);
+    await expect(search.run()).rejects.toThrow(/runs once/);
+  });
+
+  it('propagates an exception from apply', async () => {
+    const space = new FakeSpace();
+    space.apply = async () => {
+      throw new Error('bridge gone');
+    };
+    await expect(runSearch(space, { maxTrials: 16 })).rejects.toThrow('bridge gone');
+  });
+
+  it('refuses a default model without a proposer, and bad options, at construction', () => {
+    const deps = { space: new FakeSpace(), proposers: { builtin: new BuiltinProposer() }, clock: () => 0 };
+    expect(() => new Search({ maxTrials: 8, defaultModel: 'gpt' }, deps)).toThrow(SearchOptionsError);
+    expect(() => new Search({ maxTrials: -1, trialsPerIter: 0, randomShare: 2 }, deps)).toThrow(
+      /maxTrials.*trialsPerIter.*randomShare/,
+    );
+  });
+
+  it('draws one schedule per batch of 16 at random instead of by predicted score', async () => {
+    const space = new FakeSpace();
+    const predicted = new Map<string, number>();
+    const predict = space.predict.bind(space);
+    space.predict = async (ts) => {
+      const scores = await predict(ts);
+      ts.forEach((t, i) => predicted.set(t, scores[i]));
+      return scores;
+    };
+    await runSearch(space, { maxTrials: 16, expansionsPerRound: 0, initialPopulation: 40 });
+    const batch = space.measureBatches[0];
+    const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
+    expect(batch.slice(0, 15)).toEqual(ranked.slice(0, 15));
+    expect(ranked.slice(15)).toContain(batch[15]);
+    expect(ranked.slice(0, 15)).not.toContain(batch[15]);
+  });
+});
