@@ -24,6 +24,14 @@ def _parent_gone(pid: int) -> bool:
     return False
 
 
+def _warm_up() -> None:
+    """Pays TVM's slow first imports while the client is still preparing its first task."""
+    from .measure import BuildPool, MeasureSettings  # pylint: disable=import-outside-toplevel
+
+    BuildPool.get(None, MeasureSettings().timeout_sec).warm()
+    import tvm.s_tir.tensor_intrin  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="colt_bridge", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -40,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server, port = serve(args.host, args.port)
     print(f"COLT_BRIDGE_READY port={port} pid={os.getpid()}", flush=True)
+    threading.Thread(target=_warm_up, daemon=True).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
