@@ -1,6 +1,10 @@
 // What a search may spend: hardware trials, and optionally wall time read from an injected
 // clock (so tests can drive time by hand).
 
+/**
+ * Why a search ended: its trial budget is spent, its time budget is spent, a whole round found
+ * no schedule that was not already in the tree (and sampling none either), or it was cancelled.
+ */
 export type StopReason = 'trials' | 'time' | 'exhausted' | 'cancelled';
 
 export class Budget {

@@ -103,7 +103,7 @@ interface Unscored {
 }
 
 /** Value of a predicted score, as the published code backs it up: max(0, prediction). */
-function valueOf(score: number): number {
+function scoreValue(score: number): number {
   return Math.max(0, score);
 }
 
@@ -265,7 +265,7 @@ export class Search {
 
     // Counted now with the parent's score as a stand-in, so that the rest of this phase sees
     // the visit and spreads out; corrected when the batch is scored.
-    const provisional = valueOf(node.predictedScore ?? 0);
+    const provisional = scoreValue(node.predictedScore ?? 0);
     this.tree.backup(child, provisional);
     this.unscored.push({ child, parent: node, model, proposal, provisional });
     this.emit({ type: 'expand', nodeId: child.id, parentId: node.id, model, ok: true, nextModel });
@@ -294,7 +294,7 @@ export class Search {
     const scores = await this.predict(batch.map((u) => traceOf(u.child)));
     batch.forEach((u, i) => {
       u.child.predictedScore = scores[i];
-      this.tree.adjust(u.child, valueOf(scores[i]) - u.provisional);
+      this.tree.adjust(u.child, scoreValue(scores[i]) - u.provisional);
       const improved = scores[i] > (u.parent.predictedScore ?? 0);
       if (improved) this.perModel[u.model].improved += 1;
       this.proposers.get(u.model)?.feedback?.(u.proposal, improved);
@@ -313,6 +313,12 @@ export class Search {
       candidates = this.unmeasured();
     }
     if (candidates.length === 0) return false;
+    if (this.rounds > 0) {
+      // The cost model was retrained on the last batch: rank on its current opinion, not on
+      // the scores it gave (at first at random) when each schedule was created.
+      const scores = await this.predict(candidates.map(traceOf));
+      candidates.forEach((n, i) => (n.predictedScore = scores[i]));
+    }
 
     const batch = this.pickForMeasurement(candidates, need);
     for (const node of batch) node.measured = { status: 'pending' };

@@ -52,10 +52,6 @@ export class Tree {
     return this.nodes.length - 1;
   }
 
-  get(id: number): TreeNode | undefined {
-    return this.nodes[id];
-  }
-
   /** All schedule nodes in creation order (the root excluded). */
   schedules(): readonly TreeNode[] {
     return this.nodes.slice(1);

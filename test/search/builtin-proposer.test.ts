@@ -80,10 +80,9 @@ describe('BuiltinProposer', () => {
     expect(proposer.weights(CPU_MUTATORS)).toEqual([0.9, 0.05, 0.03, 0.02].map((p) => expect.closeTo(p, 9)));
     const rng = new Rng(11);
     const counts: Record<string, number> = {};
-    for (let i = 0; i < 2000; i++) {
-      const p = await proposer.propose(context([], rng));
-      expect(p.transformations).toHaveLength(1);
-      expect(p.nextModel).toBeUndefined();
+    const proposals = await Promise.all(Array.from({ length: 2000 }, () => proposer.propose(context([], rng))));
+    expect(proposals.every((p) => p.transformations.length === 1 && p.nextModel === undefined)).toBe(true);
+    for (const p of proposals) {
       const t = p.transformations[0] as { name: string };
       counts[t.name] = (counts[t.name] ?? 0) + 1;
     }

@@ -94,8 +94,8 @@ export class FakeSpace implements ScheduleSpace {
         }
         xs[t.instIndex] = v;
       } else if (t.name === 'MutateTileSize') {
-        const i = rng.int(this.dims - 1);
-        xs[i] = Math.min(this.values - 1, Math.max(0, xs[i] + (rng.next() < 0.5 ? -1 : 1)));
+        // Like MetaSchedule's mutator: re-sample one decision (here: any dim but the last).
+        xs[rng.int(this.dims - 1)] = rng.int(this.values);
       } else if (t.name === 'MutateUnroll') {
         xs[this.dims - 1] = rng.int(this.values);
       } else {

@@ -14,13 +14,11 @@ describe('Rng', () => {
 
   it('draws in range', () => {
     const rng = new Rng(1);
-    for (let i = 0; i < 2000; i++) {
-      const u = rng.next();
-      expect(u).toBeGreaterThanOrEqual(0);
-      expect(u).toBeLessThan(1);
-      const k = rng.int(7);
-      expect(Number.isInteger(k) && k >= 0 && k < 7).toBe(true);
-    }
+    const us = draws(rng, 2000);
+    expect(us.every((u) => u >= 0 && u < 1)).toBe(true);
+    const ks = Array.from({ length: 2000 }, () => rng.int(7));
+    expect(ks.every((k) => Number.isInteger(k) && k >= 0 && k < 7)).toBe(true);
+    expect(new Set(ks).size).toBe(7);
     expect(() => rng.int(0)).toThrow(RangeError);
     expect(() => rng.pick([])).toThrow(RangeError);
   });
