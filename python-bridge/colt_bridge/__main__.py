@@ -1,4 +1,4 @@
-"""`python -m colt_bridge --host 127.0.0.1 --port 0`: serve until stdin closes or a signal.
+"""`python -m colt_bridge --host 127.0.0.1 --port 0`: serve until SIGTERM or SIGINT.
 
 Prints one line `COLT_BRIDGE_READY port=<n> pid=<pid>` on stdout once it accepts calls. With
 `--parent-pid`, it exits when that process is gone, so a killed daemon leaves no orphan.

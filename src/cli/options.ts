@@ -1,0 +1,148 @@
+// `colt tune` options: one zod schema with every default, and a pure parser that reports all
+// bad values at once, by name. Flags arrive from commander as strings.
+import { z } from 'zod';
+
+import { parseTarget, TargetError, type TargetSpec } from './target';
+import { workloadName } from './workload';
+
+export const TUNE_DEFAULTS = {
+  target: 'llvm',
+  trials: 64,
+  perIter: 16,
+  seed: 0,
+  number: 3,
+  repeat: 1,
+  minRepeatMs: 40,
+  timeout: 30,
+  costModel: 'xgb',
+} as const;
+
+/** The flag each option comes from, for messages. */
+export const TUNE_FLAGS: Record<string, string> = {
+  workload: '--workload',
+  target: '--target',
+  trials: '--trials',
+  perIter: '--per-iter',
+  workDir: '--work-dir',
+  seed: '--seed',
+  number: '--number',
+  repeat: '--repeat',
+  minRepeatMs: '--min-repeat-ms',
+  timeout: '--timeout',
+  costModel: '--cost-model',
+  json: '--json',
+};
+
+/** Flag text to a number; leaves non-strings to the schema's type check. */
+function numeric(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return value.trim() === '' ? NaN : Number(value);
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const message = `must be an integer >= ${min}`;
+  return z.preprocess(
+    numeric,
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: `must be at most ${max}` }),
+  );
+}
+
+function positiveNumber() {
+  const message = 'must be a number > 0';
+  return z.preprocess(numeric, z.number({ error: message }).positive({ error: message }).finite({ error: message }));
+}
+
+const targetObject = z.looseObject({
+  kind: z.string().min(1, { error: 'must be a non-empty string' }),
+  'num-cores': z.number({ error: 'must be an integer >= 1' }).int({ error: 'must be an integer >= 1' }).min(1, {
+    error: 'must be an integer >= 1',
+  }).optional(),
+});
+
+export interface TuneOptionsContext {
+  /** This machine's core count: what the `llvm` shorthand means. */
+  cores: number;
+}
+
+export function tuneOptionsSchema(ctx: TuneOptionsContext) {
+  return z.object({
+    workload: z
+      .string({ error: 'is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file' })
+      .trim()
+      .min(1, { error: 'is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file' }),
+    target: z
+      .string({ error: 'must be a JSON object or llvm / cuda' })
+      .default(TUNE_DEFAULTS.target)
+      .transform((text, zctx): TargetSpec => {
+        try {
+          return parseTarget(text, ctx.cores);
+        } catch (err) {
+          if (!(err instanceof TargetError)) throw err;
+          zctx.addIssue({ code: 'custom', message: err.message });
+          return z.NEVER;
+        }
+      })
+      .pipe(targetObject),
+    trials: integer(1).default(TUNE_DEFAULTS.trials),
+    perIter: integer(1).default(TUNE_DEFAULTS.perIter),
+    workDir: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    seed: integer(0).default(TUNE_DEFAULTS.seed),
+    number: integer(1).default(TUNE_DEFAULTS.number),
+    repeat: integer(1).default(TUNE_DEFAULTS.repeat),
+    minRepeatMs: integer(0).default(TUNE_DEFAULTS.minRepeatMs),
+    timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
+    costModel: z.enum(['xgb', 'random'], { error: 'must be xgb or random' }).default(TUNE_DEFAULTS.costModel),
+    json: z.boolean().default(false),
+  });
+}
+
+type Parsed = z.output<ReturnType<typeof tuneOptionsSchema>>;
+
+/** Validated `colt tune` options, every default filled in. */
+export type TuneOptions = Omit<Parsed, 'workDir' | 'target'> & { workDir: string; target: TargetSpec };
+
+export interface OptionIssue {
+  /** Dot path of the offending value, e.g. `trials` or `target.num-cores`. */
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; options: TuneOptions } | { ok: false; issues: OptionIssue[] };
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** Checks raw flag values (strings, as commander gives them); pure. */
+export function parseTuneOptions(raw: Record<string, unknown>, ctx: TuneOptionsContext): ParseResult {
+  const result = tuneOptionsSchema(ctx).safeParse(raw);
+  if (!result.success) {
+    return {
+      ok: false,
+      issues: result.error.issues.map((issue) => {
+        const given = valueAt(raw, issue.path);
+        const shown = typeof given === 'string' || typeof given === 'number' ? ` (got ${JSON.stringify(given)})` : '';
+        // A target that is not JSON already quotes itself.
+        const got = issue.code === 'custom' ? '' : shown;
+        return { path: issue.path.map(String).join('.'), message: `${issue.message}${got}` };
+      }),
+    };
+  }
+  const { workDir, target, ...rest } = result.data;
+  return {
+    ok: true,
+    options: { ...rest, target: target as TargetSpec, workDir: workDir ?? `runs/${workloadName(rest.workload)}` },
+  };
+}
+
+/** `--trials: must be an integer >= 1 (got "0")`; nested paths keep their tail. */
+export function formatIssue(issue: OptionIssue): string {
+  const [head, ...tail] = issue.path.split('.');
+  const flag = TUNE_FLAGS[head] ?? head;
+  return tail.length > 0 ? `${flag}: ${tail.join('.')} ${issue.message}` : `${flag}: ${issue.message}`;
+}

@@ -1,0 +1,114 @@
+// The `colt` command line and its single error boundary: typed errors become exit codes and
+// exactly one `colt: error: …` line on stderr; a stack trace only with COLT_LOG_LEVEL=debug.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { Command, CommanderError } from 'commander';
+
+import { BridgeError, BridgeStartError } from '../bridge';
+import { findRepoRoot } from '../config/paths';
+import { createLogger, isDebug, type Logger } from '../log';
+import { SearchOptionsError } from '../search';
+import { CliError, EXIT, UsageError } from './errors';
+import { formatIssue, parseTuneOptions, TUNE_DEFAULTS } from './options';
+import { tune, type TuneIO } from './tune';
+
+export interface CliIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  cwd: string;
+  logger: Logger;
+  /** What the `llvm` target shorthand counts. */
+  cores: number;
+  bridge?: TuneIO['bridge'];
+}
+
+export function defaultIO(): CliIO {
+  return {
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    cwd: process.cwd(),
+    logger: createLogger(),
+    cores: os.availableParallelism(),
+  };
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(findRepoRoot(__dirname), 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
+  const program = new Command('colt')
+    .description('COLT: tune TVM MetaSchedule workloads with a tree search over schedule traces')
+    .version(version())
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // The boundary prints the one error line; commander must not print its own.
+      outputError: () => undefined,
+    });
+
+  program
+    .command('tune')
+    .description('tune one workload on a target and write a MetaSchedule database')
+    .option('--workload <spec>', 'NAME:IDX from MetaSchedule te_workload (e.g. GMM:1), or a TVMScript file (required)')
+    .option('--target <target>', `JSON target, e.g. '{"kind":"llvm","num-cores":2}', or llvm / cuda (default: ${TUNE_DEFAULTS.target})`)
+    .option('--trials <n>', `hardware trials to spend (default: ${TUNE_DEFAULTS.trials})`)
+    .option('--per-iter <n>', `trials per measured batch (default: ${TUNE_DEFAULTS.perIter})`)
+    .option('--work-dir <dir>', 'where the database and colt-summary.json go (default: runs/<workload-name>)')
+    .option('--seed <n>', `random seed (default: ${TUNE_DEFAULTS.seed})`)
+    .option('--number <n>', `runs per measurement (default: ${TUNE_DEFAULTS.number})`)
+    .option('--repeat <n>', `measurements per trial (default: ${TUNE_DEFAULTS.repeat})`)
+    .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${TUNE_DEFAULTS.minRepeatMs})`)
+    .option('--timeout <sec>', `seconds allowed per build and per run (default: ${TUNE_DEFAULTS.timeout})`)
+    .option('--cost-model <name>', `xgb or random (default: ${TUNE_DEFAULTS.costModel})`)
+    .option('--json', 'print JSON lines (one per search event, then a summary) instead of the table')
+    .action(async (raw: Record<string, unknown>) => {
+      const parsed = parseTuneOptions(raw, { cores: io.cores });
+      if (!parsed.ok) throw new UsageError(parsed.issues.map(formatIssue).join('; '));
+      setCode(await tune(parsed.options, { out: io.out, logger: io.logger, cwd: io.cwd, bridge: io.bridge }));
+    });
+  return program;
+}
+
+function oneLine(text: string): string {
+  return text.split(/\s*\n\s*/).filter(Boolean).join(' ').trim();
+}
+
+/** The boundary: what the user reads and the exit code, for anything thrown. */
+export function describeError(err: unknown): { code: number; message: string } {
+  if (err instanceof CliError) return { code: err.exitCode, message: err.message };
+  if (err instanceof CommanderError) return { code: EXIT.USAGE, message: err.message.replace(/^error:\s*/, '') };
+  if (err instanceof SearchOptionsError) return { code: EXIT.USAGE, message: err.message };
+  if (err instanceof BridgeStartError) return { code: EXIT.FAILURE, message: err.message };
+  if (err instanceof BridgeError) {
+    return { code: EXIT.FAILURE, message: `the TVM bridge failed${err.rpc ? ` in ${err.rpc}` : ''} (${err.code}): ${err.message}` };
+  }
+  if (err instanceof Error) return { code: EXIT.FAILURE, message: err.message || err.name };
+  return { code: EXIT.FAILURE, message: String(err) };
+}
+
+/** Runs the CLI on argv (without `node script`); resolves to the exit code, never throws. */
+export async function runCli(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  let code: number = EXIT.OK;
+  try {
+    if (argv.length === 0) throw new UsageError('no command given: try `colt tune --help`');
+    await buildProgram(io, (c) => (code = c)).parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) {
+      return EXIT.OK;
+    }
+    const { code: exitCode, message } = describeError(err);
+    io.err(`colt: error: ${oneLine(message)}`);
+    if (isDebug(io.logger) && err instanceof Error && err.stack) io.logger.debug(err.stack);
+    return exitCode;
+  }
+}

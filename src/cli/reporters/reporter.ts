@@ -1,0 +1,24 @@
+// Reporters watch one tuning run: the task once it is open, the search's events, the summary.
+// Every hook is optional; a reporter writes lines through the sink it was given.
+import type { SearchEvent } from '../../search';
+import type { TuneSummary } from '../summary';
+import type { TargetSpec } from '../target';
+
+export interface TaskInfo {
+  workload: string;
+  taskName: string;
+  flop: number;
+  target: TargetSpec;
+  workDir: string;
+  maxTrials: number;
+  untunedLatencyUs: number | null;
+}
+
+export interface Reporter {
+  onTask?(task: TaskInfo): void;
+  onEvent?(event: SearchEvent): void;
+  onSummary?(summary: TuneSummary, summaryPath: string): void;
+}
+
+/** Where a reporter's lines go: stdout in the CLI. */
+export type LineSink = (line: string) => void;

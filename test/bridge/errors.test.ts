@@ -1,0 +1,65 @@
+// BridgeError.from normalises whatever a call throws, and the proto conversions of the space.
+import { Metadata, status } from '@grpc/grpc-js';
+
+import {
+  BridgeError,
+  BridgeErrorCode,
+  measureOutcomesFromProto,
+  transformationFromProto,
+  transformationToProto,
+} from '../../src/bridge';
+
+const grpcError = (code: number, details: string) =>
+  Object.assign(new Error(`${code} X: ${details}`), { code, details, metadata: new Metadata() });
+
+describe('BridgeError.from', () => {
+  it.each([
+    [status.INVALID_ARGUMENT, BridgeErrorCode.INVALID_ARGUMENT],
+    [status.NOT_FOUND, BridgeErrorCode.NOT_FOUND],
+    [status.UNAVAILABLE, BridgeErrorCode.UNAVAILABLE],
+    [status.DEADLINE_EXCEEDED, BridgeErrorCode.DEADLINE],
+    [status.INTERNAL, BridgeErrorCode.INTERNAL],
+    [status.UNKNOWN, BridgeErrorCode.INTERNAL],
+  ])('maps gRPC status %i to %s, keeping only the server\'s message', (code, expected) => {
+    const err = BridgeError.from(grpcError(code, 'line one\nline two'), 'OpenTask');
+    expect(err.code).toBe(expected);
+    expect(err.message).toBe('line one line two');
+    expect(err.rpc).toBe('OpenTask');
+  });
+
+  it('passes BridgeErrors through and wraps anything else as INTERNAL', () => {
+    const own = new BridgeError(BridgeErrorCode.NOT_FOUND, 'x');
+    expect(BridgeError.from(own)).toBe(own);
+    expect(BridgeError.from(new TypeError('boom'))).toMatchObject({ code: 'INTERNAL', message: 'boom' });
+    expect(BridgeError.from('text')).toMatchObject({ code: 'INTERNAL', message: 'text' });
+  });
+});
+
+describe('proto conversions', () => {
+  it('round-trips transformations through the oneof', () => {
+    for (const t of [
+      { kind: 'mutator' as const, name: 'MutateUnroll' },
+      { kind: 'setDecision' as const, instIndex: 6, value: [2, 4, 8, 2] },
+    ]) {
+      const wire = transformationToProto(t);
+      expect(transformationFromProto({ ...wire, kind: 'mutator' in wire ? 'mutator' : 'set_decision' })).toEqual(t);
+    }
+  });
+
+  it('turns measure results into outcomes, unknown error names into RUN_FAILED', () => {
+    const outcomes = measureOutcomesFromProto({
+      results: [
+        { run_secs: [1e-4], error: 'MEASURE_OK', message: '', build_secs: 0.1 },
+        { run_secs: [], error: 'BUILD_FAILED', message: 'no', build_secs: 0.1 },
+        { run_secs: [], error: 'SOMETHING_NEW' as never, message: '?', build_secs: 0 },
+      ],
+      build_wall_secs: 1,
+      run_wall_secs: 1,
+    });
+    expect(outcomes).toEqual([
+      { ok: true, runSecs: [1e-4] },
+      { ok: false, code: 'BUILD_FAILED', message: 'no' },
+      { ok: false, code: 'RUN_FAILED', message: '?' },
+    ]);
+  });
+});

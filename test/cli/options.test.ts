@@ -1,0 +1,115 @@
+// The pure parts of the CLI: option parsing, targets, the task table.
+import { formatIssue, parseTuneOptions } from '../../src/cli/options';
+import { renderTaskTable, formatG } from '../../src/cli/table';
+import { parseTarget, TargetError } from '../../src/cli/target';
+import { workloadName } from '../../src/cli/workload';
+
+const ctx = { cores: 6 };
+
+describe('parseTuneOptions', () => {
+  it('fills every default from the workload alone', () => {
+    const parsed = parseTuneOptions({ workload: 'GMM:1' }, ctx);
+    expect(parsed).toEqual({
+      ok: true,
+      options: {
+        workload: 'GMM:1',
+        target: { kind: 'llvm', 'num-cores': 6 },
+        trials: 64,
+        perIter: 16,
+        workDir: 'runs/gmm_1',
+        seed: 0,
+        number: 3,
+        repeat: 1,
+        minRepeatMs: 40,
+        timeout: 30,
+        costModel: 'xgb',
+        json: false,
+      },
+    });
+  });
+
+  it('reads flag strings as numbers and keeps a JSON target as given', () => {
+    const parsed = parseTuneOptions(
+      { workload: 'kernels/mm.py', trials: '32', perIter: '8', timeout: '2.5', target: '{"kind":"llvm","num-cores":2}' },
+      ctx,
+    );
+    expect(parsed.ok && parsed.options).toMatchObject({
+      trials: 32,
+      perIter: 8,
+      timeout: 2.5,
+      target: { kind: 'llvm', 'num-cores': 2 },
+      workDir: 'runs/mm',
+    });
+  });
+
+  it('reports every bad value at once, by dot path, with what was given', () => {
+    const parsed = parseTuneOptions(
+      { trials: '0', perIter: 'many', costModel: 'gbm', target: '{"kind":"llvm","num-cores":-1}' },
+      ctx,
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.issues.map((i) => i.path)).toEqual(['workload', 'target.num-cores', 'trials', 'perIter', 'costModel']);
+    expect(parsed.issues.map(formatIssue)).toEqual([
+      '--workload: is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file',
+      '--target: num-cores must be an integer >= 1',
+      '--trials: must be an integer >= 1 (got "0")',
+      '--per-iter: must be an integer >= 1 (got "many")',
+      '--cost-model: must be xgb or random (got "gbm")',
+    ]);
+  });
+
+  it('names malformed target JSON', () => {
+    const parsed = parseTuneOptions({ workload: 'GMM:0', target: '{"kind":' }, ctx);
+    expect(!parsed.ok && parsed.issues.map(formatIssue)).toEqual([
+      expect.stringMatching(/^--target: not valid JSON \(.+\): \{"kind":$/),
+    ]);
+  });
+});
+
+describe('parseTarget', () => {
+  it('expands the shorthands', () => {
+    expect(parseTarget('llvm', 4)).toEqual({ kind: 'llvm', 'num-cores': 4 });
+    expect(parseTarget(' cuda ', 4)).toEqual({ kind: 'cuda' });
+  });
+
+  it('rejects the old string form and objects without a kind', () => {
+    expect(() => parseTarget('llvm -num-cores 2', 4)).toThrow(TargetError);
+    expect(() => parseTarget('{"arch":"sm_80"}', 4)).toThrow(/needs a "kind"/);
+    expect(() => parseTarget('[1]', 4)).toThrow(/unknown target/);
+  });
+});
+
+describe('workloadName', () => {
+  it('names suite workloads as the bridge names their tasks, files by their stem', () => {
+    expect(workloadName('GMM:1')).toBe('gmm_1');
+    expect(workloadName('/a/b/my-kernel.py')).toBe('my_kernel');
+  });
+});
+
+describe('renderTaskTable', () => {
+  it('prints MetaSchedule\'s table verbatim', () => {
+    const lines = renderTaskTable([
+      { id: 0, name: 'main', flop: 4194304, weight: 1, latencySec: 119.2934e-6, trials: 4, done: true },
+    ]);
+    expect(lines.join('\n')).toBe(
+      [
+        ' ID | Name |    FLOP | Weight | Speed (GFLOPS) | Latency (us) | Weighted Latency (us) | Trials | Done ',
+        '------------------------------------------------------------------------------------------------------',
+        '  0 | main | 4194304 |      1 |        35.1596 |     119.2934 |              119.2934 |      4 |    Y ',
+        '------------------------------------------------------------------------------------------------------',
+        'Total trials: 4',
+        'Total latency (us): 119.293',
+      ].join('\n'),
+    );
+  });
+
+  it('shows N/A before the first successful trial', () => {
+    const [, , row] = renderTaskTable([{ id: 0, name: 'main', flop: 10, weight: 1, trials: 0, done: false }]);
+    expect(row).toContain('N/A');
+  });
+
+  it('formats totals as C++ streams do', () => {
+    expect([119.2934, 1234567, 1e-5, 100].map((x) => formatG(x))).toEqual(['119.293', '1.23457e+06', '1e-05', '100']);
+  });
+});

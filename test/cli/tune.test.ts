@@ -1,0 +1,207 @@
+// `colt tune` end to end: the compiled CLI, the real bridge, real TVM builds. The database it
+// writes is checked by a separate, plain Python process with the stock TVM wheel.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ensureBuilt, runColt, runPython, startColt, type Finished } from './colt-process';
+
+const DB_FILES = ['database_workload.json', 'database_tuning_record.json'];
+
+let tmp: string;
+
+beforeAll(() => {
+  ensureBuilt();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'colt-tune-'));
+}, 180_000);
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Applies the best record with compile_tir, checks it against numpy, and times it. */
+const APPLY_BEST = `
+import json, sys
+import numpy as np
+import tvm
+from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.meta_schedule.testing import te_workload
+
+work_dir = sys.argv[1]
+f = te_workload.create_te_workload("GMM", 0)
+mod = tvm.IRModule({"main": f})
+target = tvm.target.Target({"kind": "llvm", "num-cores": 2})
+db = ms.database.JSONDatabase(work_dir=work_dir)
+sch = ms.tir_integration.compile_tir(db, mod, target)
+if sch is None:
+    print(json.dumps({"error": "compile_tir found no record"}))
+    sys.exit(0)
+lib = tvm.compile(sch.mod, target=target).mod
+dev = tvm.cpu(0)
+rng = np.random.default_rng(0)
+arrays = [rng.uniform(-1, 1, [int(d) for d in a.shape]).astype(str(a.dtype))
+          for a in ms.arg_info.ArgInfo.from_prim_func(f)]
+nd = [tvm.runtime.tensor(a, dev) for a in arrays]
+lib(*nd)
+expected = np.matmul(arrays[0], arrays[1])
+ok = bool(np.allclose(nd[-1].numpy(), expected, rtol=1e-4, atol=1e-4))
+# The machine is shared: many runs, and the fastest repeat, cut the noise of a busy neighbour.
+timer = lib.time_evaluator(lib.entry_name, dev, number=100, repeat=20, min_repeat_ms=40)
+latency = min(timer(*nd).results)
+print(json.dumps({"matches_numpy": ok, "latency_us": latency * 1e6, "scheduled": sch.trace is not None}))
+`;
+
+const COUNT_RECORDS = `
+import json, sys
+from tvm.s_tir import meta_schedule as ms
+db = ms.database.JSONDatabase(work_dir=sys.argv[1])
+print(json.dumps({"records": len(db.get_all_tuning_records())}))
+`;
+
+function stderrLines(run: Finished): string[] {
+  return run.stderr.split('\n').filter((l) => l.trim() !== '');
+}
+
+function expectOneErrorLine(run: Finished, problem: RegExp): void {
+  const lines = stderrLines(run);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^colt: error: /);
+  expect(lines[0]).toMatch(problem);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+}
+
+function expectNoDatabase(dir: string): void {
+  for (const f of DB_FILES) expect(fs.existsSync(path.join(dir, f))).toBe(false);
+}
+
+describe('colt tune GMM:0', () => {
+  it('tunes, prints the table, writes the summary, and leaves a database stock TVM applies', async () => {
+    const workDir = path.join(tmp, 'gmm');
+    const run = await runColt(['tune', '--workload', 'GMM:0', '--trials', '32', '--per-iter', '16', '--work-dir', workDir]);
+    expect(stderrLines(run)).toEqual([]);
+    expect(run.code).toBe(0);
+
+    // MetaSchedule's table, once per batch and once at the end.
+    expect(run.stdout).toContain(' ID |  Name |    FLOP | Weight | Speed (GFLOPS) | Latency (us) | Weighted Latency (us) | Trials | Done ');
+    expect(run.stdout).toMatch(/^ {2}0 \| gmm_0 \| 4194304 \| {6}1 \| +\d+\.\d{4} \| +\d+\.\d{4} \| +\d+\.\d{4} \| +32 \| {4}Y $/m);
+    expect(run.stdout.match(/^Total trials: /gm)).toHaveLength(3);
+    expect(run.stdout).toMatch(/^Total trials: 32$/m);
+
+    const summary = JSON.parse(fs.readFileSync(path.join(workDir, 'colt-summary.json'), 'utf8'));
+    expect(summary).toMatchObject({
+      workload: 'GMM:0',
+      target: { kind: 'llvm', 'num-cores': os.availableParallelism() },
+      trials: 32,
+      maxTrials: 32,
+      flop: 4194304,
+      stopReason: 'trials',
+      workDir,
+    });
+    for (const key of ['bestLatencyUs', 'gflops', 'untunedLatencyUs', 'speedupOverUntuned']) {
+      expect(summary[key]).toBeGreaterThan(0);
+    }
+    for (const key of ['search', 'predict', 'buildMeasure', 'total']) {
+      expect(summary.wallSeconds[key]).toBeGreaterThanOrEqual(0);
+    }
+    expect(summary.wallSeconds.buildMeasure).toBeGreaterThan(0);
+    expect(summary.gflops).toBeCloseTo(4194304 / (summary.bestLatencyUs * 1e-6) / 1e9, 6);
+    expect(summary.bestLatencyUs).toBeLessThan(summary.untunedLatencyUs);
+    expect(Number.isNaN(Date.parse(summary.measuredAt))).toBe(false);
+    expect(fs.readdirSync(workDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+
+    const applied = runPython<{ matches_numpy: boolean; latency_us: number; error?: string }>(APPLY_BEST, [workDir]);
+    expect(applied.error).toBeUndefined();
+    expect(applied.matches_numpy).toBe(true);
+    // The tuned kernel, rebuilt by stock TVM, runs as fast as the search measured it.
+    expect(applied.latency_us).toBeGreaterThanOrEqual(0.75 * summary.bestLatencyUs);
+    expect(applied.latency_us).toBeLessThanOrEqual(1.25 * summary.bestLatencyUs);
+  }, 400_000);
+});
+
+describe('colt tune with bad input', () => {
+  const workDirFor = (name: string): string => path.join(tmp, `bad-${name}`);
+  const brokenScript = (): string => {
+    const file = path.join(tmp, 'broken.py');
+    fs.writeFileSync(file, '@T.prim_func\ndef main(A: T.Buffer((4,), "float32"):\n    A[0] = = 1\n');
+    return file;
+  };
+  const underAFile = (): string => {
+    const file = path.join(tmp, 'plain-file');
+    fs.writeFileSync(file, 'not a directory\n');
+    return path.join(file, 'wd');
+  };
+
+  // [name, flags, work dir, what the one line must name]
+  const cases: Array<[string, () => string[], () => string, RegExp]> = [
+    ['unknown workload', () => ['--workload', 'NOPE:1'], () => workDirFor('nope'), /unknown workload 'NOPE'/],
+    ['TVMScript syntax error', () => ['--workload', brokenScript()], () => workDirFor('syntax'), /broken\.py: not valid TVMScript/],
+    ['malformed target JSON', () => ['--workload', 'GMM:0', '--target', '{"kind":'], () => workDirFor('target'), /--target: not valid JSON/],
+    ['--trials 0', () => ['--workload', 'GMM:0', '--trials', '0'], () => workDirFor('trials'), /--trials: must be an integer >= 1/],
+    ['unwritable work dir', () => ['--workload', 'GMM:0'], underAFile, /work dir .*plain-file\/wd is not writable/],
+  ];
+
+  it.each(cases)('%s: exit 2, one line naming the problem, no database', async (_name, flags, dir, problem) => {
+    const workDir = dir();
+    const run = await runColt(['tune', '--trials', '4', ...flags(), '--work-dir', workDir]);
+    expect(run.code).toBe(2);
+    expectOneErrorLine(run, problem);
+    expect(run.stdout).toBe('');
+    expectNoDatabase(workDir);
+  }, 120_000);
+});
+
+describe('colt tune when the bridge dies', () => {
+  it('says so in one line, exits non-zero, and the records already written load in TVM', async () => {
+    const workDir = path.join(tmp, 'killed');
+    const colt = startColt(['tune', '--workload', 'GMM:0', '--trials', '64', '--per-iter', '8', '--work-dir', workDir, '--json']);
+    let killed: number | undefined;
+    colt.onLine((line) => {
+      if (killed !== undefined || !line.startsWith('{')) return;
+      if ((JSON.parse(line) as { type: string }).type !== 'measure') return;
+      const pgrep = execFileSync('pgrep', ['-P', String(colt.child.pid), '-f', 'colt_bridge'], { encoding: 'utf8' });
+      killed = Number(pgrep.trim().split('\n')[0]);
+      process.kill(killed, 'SIGKILL');
+    });
+    const run = await colt.done;
+    expect(killed).toBeGreaterThan(0);
+    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(3);
+    expectOneErrorLine(run, /the TVM bridge stopped during tuning \(killed by SIGKILL\); records already measured are in /);
+    // Every stdout line is still JSON, and no summary claims a finished run.
+    for (const line of run.stdout.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+    expect(run.stdout).not.toContain('"type":"summary"');
+
+    const { records } = runPython<{ records: number }>(COUNT_RECORDS, [workDir]);
+    expect(records).toBeGreaterThanOrEqual(1);
+  }, 300_000);
+});
+
+describe('colt tune on SIGINT', () => {
+  it('finishes the batch in flight, writes the summary, stops the bridge and exits 130', async () => {
+    const workDir = path.join(tmp, 'interrupted');
+    const colt = startColt(['tune', '--workload', 'GMM:0', '--trials', '64', '--per-iter', '8', '--work-dir', workDir, '--json']);
+    let bridgePid: number | undefined;
+    colt.onLine((line) => {
+      if (bridgePid !== undefined || !line.startsWith('{')) return;
+      if ((JSON.parse(line) as { type: string }).type !== 'measure') return;
+      const pgrep = execFileSync('pgrep', ['-P', String(colt.child.pid), '-f', 'colt_bridge'], { encoding: 'utf8' });
+      bridgePid = Number(pgrep.trim().split('\n')[0]);
+      colt.child.kill('SIGINT');
+    });
+    const run = await colt.done;
+    expect(run.code).toBe(130);
+    expect(run.stderr).not.toContain('colt: error:');
+
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; trials?: number });
+    const summary = lines.at(-1)!;
+    expect(summary).toMatchObject({ type: 'summary', stopReason: 'cancelled' });
+    expect(summary.trials).toBeGreaterThanOrEqual(8);
+    expect(summary.trials).toBeLessThan(64);
+    expect(JSON.parse(fs.readFileSync(path.join(workDir, 'colt-summary.json'), 'utf8'))).toMatchObject({
+      stopReason: 'cancelled',
+      trials: summary.trials,
+    });
+    expect(() => process.kill(bridgePid!, 0)).toThrow();
+  }, 300_000);
+});
