@@ -30,7 +30,8 @@ export interface TuneSummary {
   bestShash: string | null;
   rounds: number;
   nodes: number;
-  wallSeconds: { search: number; predict: number; buildMeasure: number; total: number };
+  /** startup: starting the bridge, opening the task and measuring the untuned build. */
+  wallSeconds: { search: number; predict: number; buildMeasure: number; startup: number; total: number };
   perModel: Record<string, ModelStats>;
   measure: { number: number; repeat: number; minRepeatMs: number; timeoutSec: number };
   measuredAt: string;
@@ -83,6 +84,7 @@ export function buildSummary(input: SummaryInput): TuneSummary {
       search: round(result.timings.searchSec, 3),
       predict: round(result.timings.predictSec, 3),
       buildMeasure: round(result.timings.measureSec, 3),
+      startup: round(Math.max(0, input.wallSec - result.timings.totalSec), 3),
       total: round(input.wallSec, 3),
     },
     perModel: result.perModel,

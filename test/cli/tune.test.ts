@@ -87,6 +87,7 @@ describe('colt tune GMM:0', () => {
     expect(run.stdout).toMatch(/^ {2}0 \| gmm_0 \| 4194304 \| {6}1 \| +\d+\.\d{4} \| +\d+\.\d{4} \| +\d+\.\d{4} \| +32 \| {4}Y $/m);
     expect(run.stdout.match(/^Total trials: /gm)).toHaveLength(3);
     expect(run.stdout).toMatch(/^Total trials: 32$/m);
+    expect(run.stdout).toMatch(/^Best: [\d.]+ us \([\d.]+ GFLOPS\), [\d.]+x faster than the untuned build \([\d.]+ us\)\. Proposer: built-in \(no LLM configured\)\.$/m);
 
     const summary = JSON.parse(fs.readFileSync(path.join(workDir, 'colt-summary.json'), 'utf8'));
     expect(summary).toMatchObject({
@@ -101,7 +102,7 @@ describe('colt tune GMM:0', () => {
     for (const key of ['bestLatencyUs', 'gflops', 'untunedLatencyUs', 'speedupOverUntuned']) {
       expect(summary[key]).toBeGreaterThan(0);
     }
-    for (const key of ['search', 'predict', 'buildMeasure', 'total']) {
+    for (const key of ['search', 'predict', 'buildMeasure', 'startup', 'total']) {
       expect(summary.wallSeconds[key]).toBeGreaterThanOrEqual(0);
     }
     expect(summary.wallSeconds.buildMeasure).toBeGreaterThan(0);

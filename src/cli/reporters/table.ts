@@ -22,6 +22,7 @@ export class TableReporter implements Reporter {
     const best = summary.bestLatencyUs !== null ? summary.bestLatencyUs / 1e6 : undefined;
     // A cancelled task is not done: a rerun could still improve it.
     this.print(best, summary.trials, summary.stopReason !== 'cancelled');
+    this.out(describeOutcome(summary));
     this.out(`Summary: ${summaryPath}`);
   }
 
@@ -31,4 +32,26 @@ export class TableReporter implements Reporter {
     const lines = renderTaskTable([{ id: 0, name: task.taskName, flop: task.flop, weight: 1, latencySec, trials, done }]);
     this.out(lines.join('\n'));
   }
+}
+
+/** One line a person reads first: the best kernel, against the untuned build, and who found it. */
+export function describeOutcome(summary: TuneSummary): string {
+  const parts: string[] = [];
+  if (summary.bestLatencyUs === null) {
+    parts.push('No schedule ran successfully.');
+  } else {
+    let best = `Best: ${summary.bestLatencyUs.toFixed(1)} us (${(summary.gflops ?? 0).toFixed(2)} GFLOPS)`;
+    if (summary.untunedLatencyUs !== null && summary.speedupOverUntuned !== null) {
+      best += `, ${summary.speedupOverUntuned.toFixed(1)}x faster than the untuned build (${summary.untunedLatencyUs.toFixed(1)} us)`;
+    }
+    parts.push(`${best}.`);
+  }
+  const models = Object.keys(summary.perModel);
+  const llms = models.filter((m) => m !== 'builtin');
+  parts.push(
+    llms.length === 0
+      ? 'Proposer: built-in (no LLM configured).'
+      : `Proposers: ${models.join(', ')}.`,
+  );
+  return parts.join(' ');
 }
