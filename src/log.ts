@@ -8,7 +8,11 @@ const LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as
 type Level = (typeof LEVELS)[number];
 
 /** Keys whose values never reach a log line. */
-export const SECRET_KEY = /key|token|secret|password/i;
+// Names of values that hold secrets (apiKey, accessToken, password...), but not counters such
+// as promptTokens or the name of a key's variable such as apiKeyEnv.
+const SECRET_NAME = /(api[-_]?key|secret|passw(or)?d|authorization|bearer|credential|token$|^key$)/i;
+const NOT_SECRET = /(env|tokens|count)$/i;
+export const SECRET_KEY = { test: (name: string): boolean => SECRET_NAME.test(name) && !NOT_SECRET.test(name) };
 const MASK = '[redacted]';
 
 function redactValue(value: unknown, depth: number): unknown {

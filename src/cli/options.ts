@@ -30,6 +30,7 @@ export const TUNE_FLAGS: Record<string, string> = {
   minRepeatMs: '--min-repeat-ms',
   timeout: '--timeout',
   costModel: '--cost-model',
+  models: '--models',
   json: '--json',
 };
 
@@ -92,6 +93,7 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     minRepeatMs: integer(0).default(TUNE_DEFAULTS.minRepeatMs),
     timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
     costModel: z.enum(['xgb', 'random'], { error: 'must be xgb or random' }).default(TUNE_DEFAULTS.costModel),
+    models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     json: z.boolean().default(false),
   });
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 
 import { BridgeError, BridgeStartError } from '../bridge';
 import { findRepoRoot } from '../config/paths';
+import { ConfigError } from '../llm';
 import { createLogger, isDebug, type Logger } from '../log';
 import { SearchOptionsError } from '../search';
 import { CliError, EXIT, UsageError } from './errors';
@@ -69,6 +70,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${TUNE_DEFAULTS.minRepeatMs})`)
     .option('--timeout <sec>', `seconds allowed per build and per run (default: ${TUNE_DEFAULTS.timeout})`)
     .option('--cost-model <name>', `xgb or random (default: ${TUNE_DEFAULTS.costModel})`)
+    .option('--models <file>', 'models.json: OpenAI-compatible LLMs that propose transformations (default: built-in proposer only)')
     .option('--json', 'print JSON lines (one per search event, then a summary) instead of the table')
     .action(async (raw: Record<string, unknown>) => {
       const parsed = parseTuneOptions(raw, { cores: io.cores });
@@ -87,6 +89,8 @@ export function describeError(err: unknown): { code: number; message: string } {
   if (err instanceof CliError) return { code: err.exitCode, message: err.message };
   if (err instanceof CommanderError) return { code: EXIT.USAGE, message: err.message.replace(/^error:\s*/, '') };
   if (err instanceof SearchOptionsError) return { code: EXIT.USAGE, message: err.message };
+  // A bad models.json, a missing key variable, a rejected key or an unreachable endpoint.
+  if (err instanceof ConfigError) return { code: EXIT.USAGE, message: err.message };
   if (err instanceof BridgeStartError) return { code: EXIT.FAILURE, message: err.message };
   if (err instanceof BridgeError) {
     return { code: EXIT.FAILURE, message: `the TVM bridge failed${err.rpc ? ` in ${err.rpc}` : ''} (${err.code}): ${err.message}` };

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type { LlmSummary } from '../llm';
 import type { ModelStats, SearchResult, StopReason } from '../search';
 import type { TargetSpec } from './target';
 
@@ -32,7 +33,12 @@ export interface TuneSummary {
   nodes: number;
   /** startup: starting the bridge, opening the task and measuring the untuned build. */
   wallSeconds: { search: number; predict: number; buildMeasure: number; startup: number; total: number };
+  /** Expansions per proposer, as the search counted them. */
   perModel: Record<string, ModelStats>;
+  /** Per-model LLM calls, errors, hit rate, tokens and money; null without --models. */
+  llm: LlmSummary | null;
+  /** Course alteration: corrections asked of the largest model, and children it replaced. */
+  escalations: SearchResult['escalations'];
   measure: { number: number; repeat: number; minRepeatMs: number; timeoutSec: number };
   measuredAt: string;
 }
@@ -50,6 +56,7 @@ export interface SummaryInput {
   workDir: string;
   measure: TuneSummary['measure'];
   result: SearchResult;
+  llm: LlmSummary | null;
   wallSec: number;
   now: Date;
 }
@@ -88,6 +95,8 @@ export function buildSummary(input: SummaryInput): TuneSummary {
       total: round(input.wallSec, 3),
     },
     perModel: result.perModel,
+    llm: input.llm,
+    escalations: result.escalations,
     measure: input.measure,
     measuredAt: input.now.toISOString(),
   };

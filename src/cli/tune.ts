@@ -15,6 +15,7 @@ import {
   type BridgeProcess,
   type StartBridgeOptions,
 } from '../bridge';
+import { llmSearchWiring, openModelPool, type ModelPool } from '../llm';
 import type { Logger } from '../log';
 import { BuiltinProposer, Search, type SearchResult } from '../search';
 import { BridgeStoppedError, EXIT, UsageError } from './errors';
@@ -144,6 +145,12 @@ export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
   ensureWritableWorkDir(workDir);
   const reporter = combineReporters([createReporter(options.json ? 'json' : 'table', io.out)]);
 
+  // A bad models.json, key or endpoint stops the run here, before any tuning starts.
+  const pool: ModelPool | undefined = options.models
+    ? await openModelPool(path.resolve(io.cwd, options.models), process.env, { onEvent: (e) => reporter.onEvent(e) })
+    : undefined;
+  if (pool) logger.info(`LLMs: ${pool.names.join(', ')} (largest: ${pool.largest})`);
+
   const interrupts = new Interrupts(logger);
   interrupts.install();
   let bridge: BridgeProcess | undefined;
@@ -194,9 +201,14 @@ export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
       task.mutators.map((m) => ({ name: m.name, probability: m.probability })),
       { measureDeadlineMs: (n) => measureDeadlineMs(n, options.timeout) },
     );
+    const wiring = pool ? llmSearchWiring(pool) : undefined;
     const search = new Search(
-      { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed },
-      { space, proposers: { builtin: new BuiltinProposer() }, clock: () => performance.now() },
+      { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed, ...wiring?.searchOptions },
+      {
+        space,
+        proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() },
+        clock: () => performance.now(),
+      },
     );
     interrupts.onInterrupt(() => search.cancel());
     const result: SearchResult = await watch.run(search.run((event) => reporter.onEvent(event)));
@@ -219,6 +231,7 @@ export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
         timeoutSec: options.timeout,
       },
       result,
+      llm: pool ? pool.summary() : null,
       wallSec: (performance.now() - started) / 1000,
       now: new Date(),
     });

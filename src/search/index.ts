@@ -6,6 +6,7 @@ export {
   resolveSearchOptions,
   SEARCH_DEFAULTS,
   SearchOptionsError,
+  type CourseAlterationOptions,
   type ResolvedSearchOptions,
   type SearchOptions,
 } from './options';

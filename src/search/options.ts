@@ -22,10 +22,22 @@ export interface SearchOptions {
   /** Wall-time budget, read from the injected clock. */
   timeBudgetSec?: number;
   seed?: number;
-  /** Label of the initial population: the proposer that acts on it. */
+  /**
+   * Label of the initial population: the proposer that acts on it. With LLMs, COLT gives it to
+   * the largest model.
+   */
   defaultModel?: string;
   /** COLT's model-aware UCT term; none by default (λ = 0). */
   modelBias?: ModelBias;
+  /** COLT's course alteration; off by default. */
+  courseAlteration?: CourseAlterationOptions;
+}
+
+export interface CourseAlterationOptions {
+  /** Every `streak`-th consecutive regression by a small model asks `model` for a correction. */
+  streak: number;
+  /** The correcting model: the largest one. Default: defaultModel. Every other model counts as small. */
+  model?: string;
 }
 
 export const SEARCH_DEFAULTS = {
@@ -38,8 +50,12 @@ export const SEARCH_DEFAULTS = {
   defaultModel: 'builtin',
 } as const;
 
-export type ResolvedSearchOptions = Required<Omit<SearchOptions, 'timeBudgetSec' | 'modelBias'>> &
-  Pick<SearchOptions, 'timeBudgetSec' | 'modelBias'>;
+export type ResolvedSearchOptions = Required<
+  Omit<SearchOptions, 'timeBudgetSec' | 'modelBias' | 'courseAlteration'>
+> &
+  Pick<SearchOptions, 'timeBudgetSec' | 'modelBias'> & {
+    courseAlteration?: Required<CourseAlterationOptions>;
+  };
 
 /** Raised for options a search cannot run with; the message names every offending field. */
 export class SearchOptionsError extends Error {
@@ -66,6 +82,12 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
     defaultModel: options.defaultModel ?? SEARCH_DEFAULTS.defaultModel,
     modelBias: options.modelBias,
   };
+  if (options.courseAlteration) {
+    resolved.courseAlteration = {
+      streak: options.courseAlteration.streak,
+      model: options.courseAlteration.model ?? resolved.defaultModel,
+    };
+  }
 
   const issues: string[] = [];
   const int = (name: keyof ResolvedSearchOptions, min: number): void => {
@@ -96,6 +118,15 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
   const lambda = resolved.modelBias?.lambda;
   if (lambda !== undefined && !(lambda >= 0 && lambda <= 1)) {
     issues.push(`modelBias.lambda: must be in [0, 1], got ${lambda}`);
+  }
+  const alteration = resolved.courseAlteration;
+  if (alteration) {
+    if (!(Number.isInteger(alteration.streak) && alteration.streak >= 1)) {
+      issues.push(`courseAlteration.streak: must be an integer >= 1, got ${String(alteration.streak)}`);
+    }
+    if (typeof alteration.model !== 'string' || alteration.model === '') {
+      issues.push('courseAlteration.model: must be a non-empty string');
+    }
   }
   if (issues.length > 0) throw new SearchOptionsError(issues);
   return resolved;

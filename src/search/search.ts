@@ -1,8 +1,9 @@
 // One Monte Carlo tree search over MetaSchedule traces. Each round expands the tree (the tree
 // policy picks a node, the proposer named by the node's model label proposes, the space
 // applies and the cost model scores), then measures the most promising unmeasured schedules
-// on hardware. The core only talks to a ScheduleSpace and Proposers, and reads time from an
-// injected clock.
+// on hardware. With course alteration on, a streak of regressions by small models hands the
+// latest one to the largest model for a second opinion. The core only talks to a ScheduleSpace
+// and Proposers, and reads time from an injected clock.
 import { Budget, type StopReason } from './budget';
 import { resolveSearchOptions, SearchOptionsError, type ResolvedSearchOptions, type SearchOptions } from './options';
 import { selectLeaf, type TreePolicy } from './policy';
@@ -15,6 +16,7 @@ import type {
   Proposal,
   ProposalContext,
   Proposer,
+  Regression,
   ScheduleSpace,
 } from './types';
 
@@ -51,6 +53,29 @@ export type SearchEvent =
       bestLatencySec?: number;
       batch: Array<{ nodeId: number; shash: string; latencySec?: number; error?: MeasureErrorCode }>;
     }
+  /**
+   * Course alteration: the streak-th consecutive small-model regression (child smallNodeId,
+   * scored smallScore under parentId) was handed to largeModel. largeScore is its schedule's
+   * score, absent when its proposal produced no new schedule (code / duplicate / emptyProposal
+   * say why). When replaced, node nodeId (labelled nextModel) took the small child's place.
+   */
+  | {
+      type: 'escalate';
+      streak: number;
+      smallModel: string;
+      largeModel: string;
+      parentId: number;
+      smallNodeId: number;
+      parentScore: number;
+      smallScore: number;
+      largeScore?: number;
+      replaced: boolean;
+      nodeId?: number;
+      nextModel?: string;
+      code?: ApplyErrorCode;
+      duplicate?: boolean;
+      emptyProposal?: boolean;
+    }
   | { type: 'done'; reason: StopReason };
 
 export interface ModelStats {
@@ -82,6 +107,8 @@ export interface SearchResult {
   /** Every trial, in measurement order. */
   measurements: MeasurementRecord[];
   perModel: Record<string, ModelStats>;
+  /** Course alteration: corrections asked of the largest model, and how many replaced a child. */
+  escalations: { asked: number; replaced: number };
 }
 
 export interface SearchDeps {
@@ -111,6 +138,11 @@ function scoreValue(score: number): number {
 function sanitizeScore(score: number): number {
   return Number.isFinite(score) ? score : 0;
 }
+
+/** How many regressions of a streak a correction prompt shows. */
+const HISTORY_LENGTH = 4;
+/** How many recent expanders proposers are told about. */
+const RECENT_EXPANDERS = 3;
 
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -142,6 +174,11 @@ export class Search {
   private bestLatency = Infinity;
   private readonly measurements: MeasurementRecord[] = [];
   private readonly perModel: Record<string, ModelStats> = {};
+  private readonly recentExpanders: string[] = [];
+  /** Consecutive small-model regressions, and the last few of them. */
+  private streak = 0;
+  private regressions: Regression[] = [];
+  private readonly escalations = { asked: 0, replaced: 0 };
 
   constructor(options: SearchOptions, deps: SearchDeps) {
     this.options = resolveSearchOptions(options);
@@ -152,6 +189,12 @@ export class Search {
     if (!this.proposers.has(this.options.defaultModel)) {
       throw new SearchOptionsError([
         `defaultModel: "${this.options.defaultModel}" is not among the proposers (${[...this.proposers.keys()].join(', ')})`,
+      ]);
+    }
+    const alteration = this.options.courseAlteration;
+    if (alteration && !this.proposers.has(alteration.model)) {
+      throw new SearchOptionsError([
+        `courseAlteration.model: "${alteration.model}" is not among the proposers (${[...this.proposers.keys()].join(', ')})`,
       ]);
     }
     for (const model of this.proposers.keys()) {
@@ -258,10 +301,10 @@ export class Search {
     if (proposal.transformations.length === 0) return fail({ emptyProposal: true });
     const outcome = await this.space.apply(traceOf(node), proposal.transformations, this.applyRng.nextUint32());
     if (!outcome.ok) return fail({ code: outcome.code });
-    const nextModel =
-      proposal.nextModel !== undefined && this.proposers.has(proposal.nextModel) ? proposal.nextModel : model;
+    const nextModel = this.labelFor(proposal, model);
     const child = this.tree.addChild(node, outcome.candidate, nextModel, model);
     if (!child) return fail({ duplicate: true });
+    this.noteExpander(model);
 
     // Counted now with the parent's score as a stand-in, so that the rest of this phase sees
     // the visit and spreads out; corrected when the batch is scored.
@@ -269,6 +312,16 @@ export class Search {
     this.tree.backup(child, provisional);
     this.unscored.push({ child, parent: node, model, proposal, provisional });
     this.emit({ type: 'expand', nodeId: child.id, parentId: node.id, model, ok: true, nextModel });
+  }
+
+  /** A proposal's model label if a proposer answers to it, else the acting model's. */
+  private labelFor(proposal: Proposal, actingModel: string): string {
+    return proposal.nextModel !== undefined && this.proposers.has(proposal.nextModel) ? proposal.nextModel : actingModel;
+  }
+
+  private noteExpander(model: string): void {
+    this.recentExpanders.push(model);
+    if (this.recentExpanders.length > RECENT_EXPANDERS) this.recentExpanders.shift();
   }
 
   private context(node: TreeNode): ProposalContext {
@@ -283,6 +336,7 @@ export class Search {
       maxTrials: this.options.maxTrials,
       models: [...this.proposers.keys()],
       random: () => this.proposalRng.next(),
+      recentExpanders: [...this.recentExpanders],
     };
   }
 
@@ -299,6 +353,77 @@ export class Search {
       if (improved) this.perModel[u.model].improved += 1;
       this.proposers.get(u.model)?.feedback?.(u.proposal, improved);
     });
+    const alteration = this.options.courseAlteration;
+    if (!alteration) return;
+    // In creation order, so the streak follows the order in which the models acted.
+    for (let i = 0; i < batch.length; i++) {
+      const u = batch[i];
+      if (u.model === alteration.model) continue;
+      const parentScore = u.parent.predictedScore ?? 0;
+      if (scores[i] >= parentScore) {
+        this.streak = 0;
+        this.regressions = [];
+        continue;
+      }
+      this.streak += 1;
+      this.regressions.push({ model: u.model, proposal: u.proposal, parentScore, childScore: scores[i] });
+      if (this.regressions.length > HISTORY_LENGTH) this.regressions.shift();
+      if (this.streak % alteration.streak === 0) await this.escalate(u, alteration.model, parentScore, scores[i]);
+    }
+  }
+
+  /**
+   * Asks the largest model for a better child of u's parent. Its schedule takes the place of
+   * u's child unless the cost model scores it lower.
+   */
+  private async escalate(u: Unscored, large: string, parentScore: number, smallScore: number): Promise<void> {
+    const proposer = this.proposers.get(large) as Proposer;
+    const ctx = this.context(u.parent);
+    const history = [...this.regressions];
+    const request = { ...history[history.length - 1], streak: this.streak, history };
+    const proposal = proposer.correct ? await proposer.correct(ctx, request) : await proposer.propose(ctx);
+    if (!proposal) return;
+
+    this.escalations.asked += 1;
+    const stats = this.perModel[large];
+    stats.expansions += 1;
+    const base = {
+      type: 'escalate' as const,
+      streak: this.streak,
+      smallModel: u.model,
+      largeModel: large,
+      parentId: u.parent.id,
+      smallNodeId: u.child.id,
+      parentScore,
+      smallScore,
+    };
+    // A correction that produced nothing is the large model's failure, not the parent's: the
+    // parent already has its child, so it does not count towards retiring the parent.
+    const fail = (details: { code?: ApplyErrorCode; duplicate?: boolean; emptyProposal?: boolean }): void => {
+      stats.failures += 1;
+      proposer.feedback?.(proposal, false);
+      this.emit({ ...base, replaced: false, ...details });
+    };
+    if (proposal.transformations.length === 0) return fail({ emptyProposal: true });
+    const outcome = await this.space.apply(traceOf(u.parent), proposal.transformations, this.applyRng.nextUint32());
+    if (!outcome.ok) return fail({ code: outcome.code });
+    if (this.tree.hasShash(outcome.candidate.shash)) return fail({ duplicate: true });
+
+    const [largeScore] = await this.predict([outcome.candidate.traceJson]);
+    const improved = largeScore > parentScore;
+    if (improved) stats.improved += 1;
+    proposer.feedback?.(proposal, improved);
+    if (largeScore < smallScore) {
+      this.emit({ ...base, largeScore, replaced: false });
+      return;
+    }
+    const nextModel = this.labelFor(proposal, large);
+    const node = this.tree.replace(u.child, outcome.candidate, nextModel, large) as TreeNode;
+    node.predictedScore = largeScore;
+    this.tree.adjust(node, scoreValue(largeScore) - scoreValue(smallScore));
+    this.escalations.replaced += 1;
+    this.noteExpander(large);
+    this.emit({ ...base, largeScore, replaced: true, nodeId: node.id, nextModel });
   }
 
   /**
@@ -435,6 +560,7 @@ export class Search {
       nodes: this.tree.size,
       measurements: this.measurements,
       perModel: this.perModel,
+      escalations: { ...this.escalations },
     };
   }
 }

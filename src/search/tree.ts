@@ -40,6 +40,8 @@ export class Tree {
   readonly root: TreeNode;
   private readonly nodes: TreeNode[] = [];
   private readonly shashes = new Set<string>();
+  /** Nodes taken out by replace(); they keep their ids, so ids stay unique. */
+  private readonly removed = new Set<TreeNode>();
 
   /** rootModel labels the dummy root; nothing ever acts on it. */
   constructor(rootModel: string) {
@@ -47,14 +49,14 @@ export class Tree {
     this.nodes.push(this.root);
   }
 
-  /** Number of schedules in the tree (the root excluded). */
+  /** Number of schedules in the tree (the root and replaced nodes excluded). */
   get size(): number {
-    return this.nodes.length - 1;
+    return this.nodes.length - 1 - this.removed.size;
   }
 
-  /** All schedule nodes in creation order (the root excluded). */
+  /** All schedule nodes in creation order (the root and replaced nodes excluded). */
   schedules(): readonly TreeNode[] {
-    return this.nodes.slice(1);
+    return this.nodes.slice(1).filter((n) => !this.removed.has(n));
   }
 
   /** Whether a structurally equal schedule is already in the tree. */
@@ -74,6 +76,28 @@ export class Tree {
     const node = newNode(this.nodes.length, parent, candidate, model, expandedBy);
     parent.children.push(node);
     this.nodes.push(node);
+    return node;
+  }
+
+  /**
+   * Puts a new schedule in old's place under the same parent, with old's visits and value, and
+   * takes old out of the tree. old's shash stays known, so its schedule is never created (or
+   * measured) again. undefined when the new schedule is already in the tree.
+   */
+  replace(old: TreeNode, candidate: Candidate, model: string, expandedBy?: string): TreeNode | undefined {
+    const parent = old.parent;
+    if (!parent || this.removed.has(old)) throw new Error(`node ${old.id} cannot be replaced`);
+    // Its children would lose their parent's schedule: only a fresh leaf can be replaced.
+    if (old.children.length > 0) throw new Error(`node ${old.id} has children and cannot be replaced`);
+    if (this.shashes.has(candidate.shash)) return undefined;
+    this.shashes.add(candidate.shash);
+    const node = newNode(this.nodes.length, parent, candidate, model, expandedBy);
+    node.visits = old.visits;
+    node.valueSum = old.valueSum;
+    parent.children[parent.children.indexOf(old)] = node;
+    this.nodes.push(node);
+    this.removed.add(old);
+    old.terminal = true;
     return node;
   }
 

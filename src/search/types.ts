@@ -97,6 +97,8 @@ export interface ProposalContext {
   models: string[];
   /** Deterministic randomness for this proposal: uniform in [0, 1). */
   random: () => number;
+  /** The models whose proposals created the last (up to three) schedules, oldest first. */
+  recentExpanders?: string[];
 }
 
 /** A joint action: what to apply, and which model acts on the resulting child. */
@@ -105,10 +107,32 @@ export interface Proposal {
   nextModel?: string;
 }
 
+/** A small model's expansion whose child the cost model scored below its parent. */
+export interface Regression {
+  model: string;
+  proposal: Proposal;
+  parentScore: number;
+  childScore: number;
+}
+
+/** What the correcting (largest) model is told: the latest regression and the streak behind it. */
+export interface CorrectionRequest extends Regression {
+  /** Consecutive small-model regressions, this one included. */
+  streak: number;
+  /** The streak's regressions, oldest first, ending with this one (at most a few). */
+  history: Regression[];
+}
+
 /** Something that proposes actions: the built-in proposer, or an LLM. */
 export interface Proposer {
   readonly name: string;
   propose(ctx: ProposalContext): Promise<Proposal>;
   /** Told whether its last proposal on a node improved on the parent's predicted score. */
   feedback?(proposal: Proposal, improved: boolean): void;
+  /**
+   * Course alteration: a better proposal for ctx.node, the parent of a small model's regressing
+   * child. undefined declines (e.g. the LLM budget is spent), and the small model's child stays.
+   * A proposer without this method is asked through propose().
+   */
+  correct?(ctx: ProposalContext, request: CorrectionRequest): Promise<Proposal | undefined>;
 }

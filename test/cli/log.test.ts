@@ -9,6 +9,9 @@ describe('log', () => {
       apiKey: 'sk-live-123',
       request: { headers: { Authorization_Token: 't' }, body: [{ password: 'p', user: 'u' }] },
       model: 'small',
+      usage: { promptTokens: 120, completionTokens: 30 },
+      apiKeyEnv: 'OPENAI_API_KEY',
+      accessToken: 'a',
     }) as Record<string, unknown>;
     expect(out).toEqual({
       level: 'info',
@@ -16,6 +19,10 @@ describe('log', () => {
       apiKey: '[redacted]',
       request: { headers: { Authorization_Token: '[redacted]' }, body: [{ password: '[redacted]', user: 'u' }] },
       model: 'small',
+      // Counters and the name of a key's variable are not secrets.
+      usage: { promptTokens: 120, completionTokens: 30 },
+      apiKeyEnv: 'OPENAI_API_KEY',
+      accessToken: '[redacted]',
     });
   });
 

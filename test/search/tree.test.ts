@@ -49,4 +49,23 @@ describe('Tree', () => {
     expect(tree.view(a).measuredLatency).toBe(0.002);
     expect(() => tree.view(tree.root)).toThrow();
   });
+
+  it('replaces a fresh leaf in place, keeping its statistics and retiring its schedule', () => {
+    const tree = new Tree('m');
+    const a = tree.addChild(tree.root, cand('a'), 'm')!;
+    const b = tree.addChild(a, cand('b'), 'small', 'small')!;
+    const c = tree.addChild(a, cand('c'), 'small', 'small')!;
+    tree.backup(b, 0.2);
+    const d = tree.replace(b, cand('d'), 'small', 'big')!;
+    expect(a.children).toEqual([d, c]);
+    expect(d).toMatchObject({ parent: a, depth: 2, visits: 1, valueSum: 0.2, expandedBy: 'big', model: 'small' });
+    expect(d.id).toBeGreaterThan(c.id);
+    expect(tree.size).toBe(3);
+    expect(tree.schedules()).toEqual([a, c, d]);
+    // The replaced schedule never comes back, and a known one cannot take a place.
+    expect(tree.addChild(a, cand('b'), 'm')).toBeUndefined();
+    expect(tree.replace(c, cand('a'), 'm')).toBeUndefined();
+    expect(() => tree.replace(b, cand('e'), 'm')).toThrow();
+    expect(() => tree.replace(a, cand('e'), 'm')).toThrow(/children/);
+  });
 });

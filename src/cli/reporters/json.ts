@@ -1,5 +1,6 @@
 // `--json`: one JSON object per line on stdout, one per event, ending with the summary, so a
 // script can follow a run without parsing the table.
+import type { LlmEvent } from '../../llm';
 import type { SearchEvent } from '../../search';
 import type { TuneSummary } from '../summary';
 import type { LineSink, Reporter, TaskInfo } from './reporter';
@@ -11,7 +12,7 @@ export class JsonLinesReporter implements Reporter {
     this.out(JSON.stringify({ type: 'task', ...task }));
   }
 
-  onEvent(event: SearchEvent): void {
+  onEvent(event: SearchEvent | LlmEvent): void {
     this.out(JSON.stringify(event));
   }
 

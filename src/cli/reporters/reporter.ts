@@ -1,5 +1,6 @@
 // Reporters watch one tuning run: the task once it is open, the search's events, the summary.
 // Every hook is optional; a reporter writes lines through the sink it was given.
+import type { LlmEvent } from '../../llm';
 import type { SearchEvent } from '../../search';
 import type { TuneSummary } from '../summary';
 import type { TargetSpec } from '../target';
@@ -16,7 +17,7 @@ export interface TaskInfo {
 
 export interface Reporter {
   onTask?(task: TaskInfo): void;
-  onEvent?(event: SearchEvent): void;
+  onEvent?(event: SearchEvent | LlmEvent): void;
   onSummary?(summary: TuneSummary, summaryPath: string): void;
 }
 

@@ -1,4 +1,5 @@
 // The default reporter: MetaSchedule's task table after every measured batch and at the end.
+import type { LlmEvent } from '../../llm';
 import type { SearchEvent } from '../../search';
 import type { TuneSummary } from '../summary';
 import { renderTaskTable } from '../table';
@@ -13,7 +14,7 @@ export class TableReporter implements Reporter {
     this.task = task;
   }
 
-  onEvent(event: SearchEvent): void {
+  onEvent(event: SearchEvent | LlmEvent): void {
     if (event.type !== 'measure' || !this.task) return;
     this.print(event.bestLatencySec, event.trialsUsed, false);
   }
@@ -46,12 +47,19 @@ export function describeOutcome(summary: TuneSummary): string {
     }
     parts.push(`${best}.`);
   }
-  const models = Object.keys(summary.perModel);
-  const llms = models.filter((m) => m !== 'builtin');
-  parts.push(
-    llms.length === 0
-      ? 'Proposer: built-in (no LLM configured).'
-      : `Proposers: ${models.join(', ')}.`,
-  );
+  const llm = summary.llm;
+  if (!llm) {
+    parts.push('Proposer: built-in (no LLM configured).');
+  } else {
+    const calls = Object.entries(llm.perModel).map(([name, m]) => `${name} ${m.calls}`);
+    parts.push(
+      `LLM calls: ${calls.join(', ')}; $${llm.totals.costUsd.toFixed(4)}; ` +
+        (llm.smallModelShare === null ? '' : `${Math.round(llm.smallModelShare * 100)}% by models other than ${llm.largestModel}; `) +
+        `escalations: ${summary.escalations.asked} (${summary.escalations.replaced} replaced).`,
+    );
+    if (llm.budgetSwitch) {
+      parts.push(`LLM budget spent after ${llm.budgetSwitch.trialsUsed} trials: the built-in proposer finished the run.`);
+    }
+  }
   return parts.join(' ');
 }

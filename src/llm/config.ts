@@ -1,0 +1,295 @@
+// models.json: the bucket of OpenAI-compatible models a COLT run may call, and the knobs of the
+// collaboration (budgets, λ, c, course alteration). One zod schema; `parseModelsConfig` is pure
+// and reports every problem at once by dot path; `loadModelsConfig` does the file I/O; API keys
+// come from the environment at start-up and live only inside an ApiKeys.
+import fs from 'node:fs';
+import { inspect } from 'node:util';
+import { z } from 'zod';
+
+import { ConfigError } from './errors';
+
+/** Defaults of a model entry and of the collaboration. */
+export const MODELS_DEFAULTS = {
+  contextTokens: 8192,
+  maxOutputTokens: 512,
+  timeoutMs: 30_000,
+  maxRetries: 2,
+  maxTokensParam: 'max_tokens',
+  lambda: 0,
+  explorationC: 1.41,
+  sizeBy: 'params',
+  courseAlteration: { streak: 2, enabled: true },
+} as const;
+
+/** A message that says "is required" when the value is missing, else `text`. */
+function expected(text: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : text);
+}
+
+function positiveNumber() {
+  const e = expected('expected a positive number');
+  return z.number({ error: e }).positive({ error: e }).finite({ error: e });
+}
+
+function nonNegativeNumber() {
+  const e = expected('expected a number >= 0');
+  return z.number({ error: e }).min(0, { error: e }).finite({ error: e });
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const e = expected(max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer in [${min}, ${max}]`);
+  return z.number({ error: e }).int({ error: e }).min(min, { error: e }).max(max, { error: e });
+}
+
+const httpUrl = z
+  .string({ error: expected('expected an http(s) URL') })
+  .refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an http(s) URL, e.g. http://127.0.0.1:8080/v1' },
+  );
+
+const priceSchema = z.strictObject(
+  {
+    inputPerMTok: nonNegativeNumber(),
+    outputPerMTok: nonNegativeNumber(),
+  },
+  { error: expected('expected an object { inputPerMTok, outputPerMTok } in USD per million tokens') },
+);
+
+const modelSchema = z.strictObject(
+  {
+    name: z
+      .string({ error: expected('expected a non-empty string') })
+      .trim()
+      .min(1, { error: 'expected a non-empty string' })
+      .max(100, { error: 'expected at most 100 characters' }),
+    /** An OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp server... */
+    baseURL: httpUrl.optional(),
+    /** The model id the endpoint knows; default: name. */
+    model: z.string({ error: expected('expected a non-empty string') }).min(1, { error: 'expected a non-empty string' }).optional(),
+    /** The environment variable holding the API key; the key itself never goes in the file. */
+    apiKeyEnv: z
+      .string({ error: expected('expected an environment variable name') })
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name like OPENAI_API_KEY' })
+      .optional(),
+    /** Parameter count: what the model-aware UCT term compares (unless sizeBy is price). */
+    params: positiveNumber(),
+    price: priceSchema.optional(),
+    contextTokens: integer(256).default(MODELS_DEFAULTS.contextTokens),
+    maxOutputTokens: integer(16).default(MODELS_DEFAULTS.maxOutputTokens),
+    timeoutMs: integer(1).default(MODELS_DEFAULTS.timeoutMs),
+    maxRetries: integer(0, 10).default(MODELS_DEFAULTS.maxRetries),
+    /** Sent only when set: some models accept no temperature but their default. */
+    temperature: z
+      .number({ error: expected('expected a number in [0, 2]') })
+      .min(0, { error: 'expected a number in [0, 2]' })
+      .max(2, { error: 'expected a number in [0, 2]' })
+      .optional(),
+    /** OpenAI's newer models want max_completion_tokens; most local servers max_tokens. */
+    maxTokensParam: z
+      .enum(['max_tokens', 'max_completion_tokens'], { error: 'expected "max_tokens" or "max_completion_tokens"' })
+      .default(MODELS_DEFAULTS.maxTokensParam),
+  },
+  { error: expected('expected an object') },
+);
+
+const courseAlterationSchema = z.strictObject(
+  {
+    streak: integer(1).default(MODELS_DEFAULTS.courseAlteration.streak),
+    enabled: z.boolean({ error: 'expected true or false' }).default(MODELS_DEFAULTS.courseAlteration.enabled),
+  },
+  { error: 'expected an object { streak, enabled }' },
+);
+
+const modelsConfigSchema = z
+  .strictObject(
+    {
+      models: z
+        .array(modelSchema, { error: expected('expected a list of models') })
+        .min(1, { error: 'expected at least one model' }),
+      /** LLM calls for the whole run, all models together; cached answers are free. */
+      llmBudget: integer(0).optional(),
+      /** USD for the whole run, at the configured prices. */
+      moneyBudget: nonNegativeNumber().optional(),
+      lambda: z
+        .number({ error: 'expected a number in [0, 1]' })
+        .min(0, { error: 'expected a number in [0, 1]' })
+        .max(1, { error: 'expected a number in [0, 1]' })
+        .default(MODELS_DEFAULTS.lambda),
+      explorationC: nonNegativeNumber().default(MODELS_DEFAULTS.explorationC),
+      sizeBy: z.enum(['params', 'price'], { error: 'expected "params" or "price"' }).default(MODELS_DEFAULTS.sizeBy),
+      courseAlteration: courseAlterationSchema.default({ ...MODELS_DEFAULTS.courseAlteration }),
+    },
+    { error: 'expected a JSON object with a "models" list' },
+  )
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.models.forEach((m, i) => {
+      const first = seen.get(m.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'name'], message: `duplicate name "${m.name}" (also models.${first})` });
+      } else {
+        seen.set(m.name, i);
+      }
+      if (m.baseURL === undefined && m.apiKeyEnv === undefined) {
+        // Without a baseURL the openai client talks to OpenAI itself, which needs a key.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'baseURL'],
+          message: "is required unless apiKeyEnv is set (then OpenAI's own endpoint is used): e.g. http://127.0.0.1:8080/v1",
+        });
+      }
+      if (m.maxOutputTokens >= m.contextTokens) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'maxOutputTokens'],
+          message: `must be below contextTokens (${m.contextTokens})`,
+        });
+      }
+      if (config.sizeBy === 'price' && !(m.price && m.price.inputPerMTok + m.price.outputPerMTok > 0)) {
+        ctx.addIssue({ code: 'custom', path: ['models', i, 'price'], message: 'sizeBy is "price": expected a price above 0' });
+      }
+    });
+  });
+
+type ParsedConfig = z.output<typeof modelsConfigSchema>;
+
+/** One model of the pool, defaults filled in. */
+export type ModelConfig = Omit<ParsedConfig['models'][number], 'model'> & {
+  /** Undefined: the openai client's default (OpenAI, or $OPENAI_BASE_URL). */
+  baseURL?: string;
+  model: string;
+};
+
+/** A checked models.json. */
+export type ModelsConfig = Omit<ParsedConfig, 'models'> & { models: ModelConfig[] };
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+/** Every problem of a failed zod parse, as `dot.path: message`. */
+function formatIssues(error: z.ZodError): string[] {
+  const lines: string[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown key`);
+    } else {
+      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+/** Checks a parsed models.json; throws a ConfigError listing every problem by dot path. */
+export function parseModelsConfig(json: unknown, source = 'models config'): ModelsConfig {
+  const result = modelsConfigSchema.safeParse(json);
+  if (!result.success) {
+    const issues = formatIssues(result.error);
+    throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, issues);
+  }
+  const config = result.data;
+  return {
+    ...config,
+    // The remote id defaults to the name.
+    models: config.models.map((m) => ({ ...m, model: m.model ?? m.name })),
+  };
+}
+
+/** Reads and checks a models.json file; every failure is a one-line ConfigError. */
+export function loadModelsConfig(file: string): ModelsConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new ConfigError(`cannot read models file ${file}: ${why}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return parseModelsConfig(json, file);
+}
+
+/**
+ * API keys by model name, read from the environment once at start-up. The keys sit in a private
+ * field, and the object prints and serialises as a placeholder, so that no log line, event,
+ * summary or error can carry one by accident.
+ */
+export class ApiKeys {
+  readonly #keys: Map<string, string>;
+
+  private constructor(keys: Map<string, string>) {
+    this.#keys = keys;
+  }
+
+  /** Reads each model's apiKeyEnv; a missing or empty variable is a ConfigError naming it. */
+  static fromEnv(config: ModelsConfig, env: NodeJS.ProcessEnv = process.env): ApiKeys {
+    const keys = new Map<string, string>();
+    const missing = new Map<string, string[]>();
+    for (const m of config.models) {
+      if (m.apiKeyEnv === undefined) continue;
+      const value = env[m.apiKeyEnv];
+      if (value === undefined || value.trim() === '') {
+        missing.set(m.apiKeyEnv, [...(missing.get(m.apiKeyEnv) ?? []), m.name]);
+      } else {
+        keys.set(m.name, value.trim());
+      }
+    }
+    if (missing.size > 0) {
+      const issues = [...missing].map(([v, models]) => `environment variable ${v} is not set (apiKeyEnv of ${models.join(', ')})`);
+      throw new ConfigError(issues.join('; '), issues);
+    }
+    return new ApiKeys(keys);
+  }
+
+  /** No keys at all: for endpoints that need none. */
+  static none(): ApiKeys {
+    return new ApiKeys(new Map());
+  }
+
+  get(model: string): string | undefined {
+    return this.#keys.get(model);
+  }
+
+  /** Every key, for scrubbing text that came back from a server. */
+  secrets(): string[] {
+    return [...new Set(this.#keys.values())];
+  }
+
+  toJSON(): string {
+    return '[ApiKeys]';
+  }
+
+  [inspect.custom](): string {
+    return '[ApiKeys]';
+  }
+}
+
+/** Each model's size for the model-aware UCT term: parameters, or input + output price per MTok. */
+export function modelSizes(config: ModelsConfig): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const m of config.models) {
+    sizes[m.name] = config.sizeBy === 'price' && m.price ? m.price.inputPerMTok + m.price.outputPerMTok : m.params;
+  }
+  return sizes;
+}
+
+/** The largest model: it labels the initial population and corrects the small ones (ties: the later entry). */
+export function largestModel(config: ModelsConfig): string {
+  const sizes = modelSizes(config);
+  let best = config.models[0].name;
+  for (const m of config.models) if (sizes[m.name] >= sizes[best]) best = m.name;
+  return best;
+}

@@ -1,0 +1,328 @@
+// The run's bucket of models: one ChatModel each, one shared LLM budget (calls and money), one
+// response cache, and the per-model account (calls, tokens, money, errors, hit rate) that the
+// prompts show and the summary reports.
+import { performance } from 'node:perf_hooks';
+
+import { ChatModel, type ChatMessage, type ChatModelOptions } from './client';
+import { ApiKeys, largestModel, modelSizes, type ModelsConfig } from './config';
+import { LlmCallError, LlmConfigError, oneLine, scrub } from './errors';
+import { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
+import { ResponseCache } from './cache';
+
+export interface ModelPoolOptions {
+  onEvent?: (event: LlmEvent) => void;
+  /** Milliseconds, for latencies. */
+  clock?: () => number;
+  /** Answers kept for repeated questions; 0 turns the cache off. */
+  cacheSize?: number;
+  chat?: ChatModelOptions;
+}
+
+/** When and why the LLMs stopped. */
+export interface BudgetSwitch {
+  reason: 'calls' | 'money';
+  trialsUsed: number;
+  calls: number;
+  costUsd: number;
+}
+
+/** The LLM side of a run, for the summary. */
+export interface LlmSummary {
+  perModel: Record<string, LlmModelStats & { hitRate: number }>;
+  totals: {
+    calls: number;
+    cacheHits: number;
+    errors: number;
+    promptTokens: number;
+    completionTokens: number;
+    costUsd: number;
+  };
+  largestModel: string;
+  /** Share of calls (cache hits included) served by models other than the largest; null before any. */
+  smallModelShare: number | null;
+  llmBudget: number | null;
+  moneyBudget: number | null;
+  /** null when the budget lasted the whole run. */
+  budgetSwitch: BudgetSwitch | null;
+}
+
+/** Recent problems of a model that its next prompts show, newest last. */
+const RECENT_ERRORS = 4;
+
+/** A rough token count where the server reports none. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+export class ModelPool {
+  readonly config: ModelsConfig;
+  /** The largest model: labels the initial population and answers correction prompts. */
+  readonly largest: string;
+  /** Model names, in models.json order. */
+  readonly names: readonly string[];
+  private readonly chats = new Map<string, ChatModel>();
+  private readonly sizeOf: Record<string, number>;
+  private readonly accounts = new Map<string, LlmModelStats>();
+  private readonly recent = new Map<string, string[]>();
+  private readonly cache: ResponseCache;
+  // A true private field: it must not show when the pool is printed or serialised.
+  readonly #secrets: string[];
+  private readonly emit: (event: LlmEvent) => void;
+  private readonly clock: () => number;
+  private calls = 0;
+  private costUsd = 0;
+  private switched: BudgetSwitch | undefined;
+
+  constructor(config: ModelsConfig, keys: ApiKeys, options: ModelPoolOptions = {}) {
+    this.config = config;
+    this.names = config.models.map((m) => m.name);
+    this.largest = largestModel(config);
+    this.sizeOf = modelSizes(config);
+    for (const m of config.models) {
+      this.chats.set(m.name, new ChatModel(m, keys.get(m.name), options.chat));
+      this.accounts.set(m.name, emptyStats(this.sizeOf[m.name]));
+      this.recent.set(m.name, []);
+    }
+    this.#secrets = keys.secrets();
+    this.cache = new ResponseCache(options.cacheSize ?? 1000);
+    this.emit = options.onEvent ?? (() => undefined);
+    this.clock = options.clock ?? (() => performance.now());
+  }
+
+  /** A pool whose keys come from the environment variables models.json names. */
+  static fromConfig(config: ModelsConfig, env: NodeJS.ProcessEnv = process.env, options: ModelPoolOptions = {}): ModelPool {
+    return new ModelPool(config, ApiKeys.fromEnv(config, env), options);
+  }
+
+  /** Probes every endpoint at once; one LlmConfigError naming each model that failed. */
+  async probe(): Promise<void> {
+    const results = await Promise.allSettled([...this.chats.values()].map((chat) => chat.probe()));
+    const problems = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    if (problems.length > 0) throw new LlmConfigError(problems.join('; '), problems);
+  }
+
+  /** Model sizes (parameters, or price with sizeBy "price") by name. */
+  sizes(): Record<string, number> {
+    return { ...this.sizeOf };
+  }
+
+  /** A copy of one model's account. */
+  stats(model: string): LlmModelStats {
+    return { ...this.account(model) };
+  }
+
+  private account(model: string): LlmModelStats {
+    const stats = this.accounts.get(model);
+    if (!stats) throw new RangeError(`no model "${model}" in the pool`);
+    return stats;
+  }
+
+  /** The budget's verdict now: why LLM calls must stop, if they must. */
+  budgetSpent(): BudgetSwitch['reason'] | undefined {
+    const { llmBudget, moneyBudget } = this.config;
+    if (llmBudget !== undefined && this.calls >= llmBudget) return 'calls';
+    if (moneyBudget !== undefined && this.costUsd >= moneyBudget) return 'money';
+    return undefined;
+  }
+
+  /**
+   * Whether the LLMs are off for the rest of the run. The first time the budget says so, one
+   * 'llm_budget' event records when (trialsUsed); the answer never changes back.
+   */
+  llmOff(trialsUsed: number): boolean {
+    if (this.switched) return true;
+    const reason = this.budgetSpent();
+    if (!reason) return false;
+    this.switched = { reason, trialsUsed, calls: this.calls, costUsd: this.costUsd };
+    this.emit({ type: 'llm_budget', ...this.switched });
+    return true;
+  }
+
+  /** When the LLM budget ran out, if it did. */
+  budgetSwitch(): BudgetSwitch | undefined {
+    return this.switched && { ...this.switched };
+  }
+
+  /**
+   * Asks one model; the answer's text. A question this model has answered before comes from
+   * the cache, free. Every call is an 'llm_call' event and lands in the model's account; a
+   * failed call throws LlmCallError. The caller checks the budget first (llmOff).
+   */
+  async ask(model: string, messages: ChatMessage[], purpose: LlmPurpose): Promise<string> {
+    const chat = this.chats.get(model);
+    if (!chat) throw new RangeError(`no model "${model}" in the pool`);
+    const stats = this.account(model);
+    const key = ResponseCache.key(model, messages);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      stats.cacheHits += 1;
+      this.emit({
+        type: 'llm_call',
+        model,
+        purpose,
+        ok: true,
+        cached: true,
+        promptTokens: 0,
+        completionTokens: 0,
+        estimated: false,
+        costUsd: 0,
+        latencyMs: 0,
+        attempts: 0,
+      });
+      return hit;
+    }
+
+    this.calls += 1;
+    stats.calls += 1;
+    if (purpose === 'correct') stats.corrections += 1;
+    const started = this.clock();
+    try {
+      const completion = await chat.complete(messages);
+      const latencyMs = this.clock() - started;
+      const estimated = completion.usage === undefined;
+      const promptTokens = completion.usage?.promptTokens ?? estimateTokens(messages.map((m) => m.content).join('\n'));
+      const completionTokens = completion.usage?.completionTokens ?? estimateTokens(completion.text);
+      const price = chat.config.price;
+      const costUsd = price ? (promptTokens * price.inputPerMTok + completionTokens * price.outputPerMTok) / 1e6 : 0;
+      stats.requests += completion.attempts;
+      stats.promptTokens += promptTokens;
+      stats.completionTokens += completionTokens;
+      stats.costUsd += costUsd;
+      stats.waitMs += latencyMs;
+      if (estimated) stats.estimatedCalls += 1;
+      this.costUsd += costUsd;
+      this.cache.set(key, completion.text);
+      this.emit({
+        type: 'llm_call',
+        model,
+        purpose,
+        ok: true,
+        cached: false,
+        promptTokens,
+        completionTokens,
+        estimated,
+        costUsd,
+        latencyMs,
+        attempts: completion.attempts,
+      });
+      return completion.text;
+    } catch (err) {
+      const latencyMs = this.clock() - started;
+      stats.waitMs += latencyMs;
+      const failure =
+        err instanceof LlmCallError
+          ? err
+          : new LlmCallError(model, 'bad_response', `${model}: ${oneLine(scrub(String(err), this.#secrets))}`, 1);
+      stats.requests += failure.attempts;
+      stats.failedCalls += 1;
+      stats.errors += 1;
+      this.remember(model, `call failed: ${failure.kind}`);
+      this.emit({
+        type: 'llm_call',
+        model,
+        purpose,
+        ok: false,
+        cached: false,
+        promptTokens: 0,
+        completionTokens: 0,
+        estimated: false,
+        costUsd: 0,
+        latencyMs,
+        attempts: failure.attempts,
+        errorKind: failure.kind,
+        error: failure.message,
+      });
+      throw failure;
+    }
+  }
+
+  /**
+   * Books what the parser found wrong with an answer: each issue is one error, shown in the
+   * model's next prompts, and the answer is one 'llm_parse' event.
+   */
+  noteAnswer(
+    model: string,
+    purpose: LlmPurpose,
+    result: { issues: string[]; transformations: number; nextModel?: string; fallback: boolean },
+  ): void {
+    const stats = this.account(model);
+    stats.errors += result.issues.length;
+    if (result.fallback) stats.fallbacks += 1;
+    for (const issue of result.issues) this.remember(model, issue);
+    if (result.issues.length > 0 || result.fallback) {
+      this.emit({
+        type: 'llm_parse',
+        model,
+        purpose,
+        issues: result.issues,
+        transformations: result.transformations,
+        ...(result.nextModel !== undefined ? { nextModel: result.nextModel } : {}),
+        fallback: result.fallback,
+      });
+    }
+  }
+
+  /** A turn whose call failed: the built-in proposer chose for this model. */
+  noteFallback(model: string): void {
+    this.account(model).fallbacks += 1;
+  }
+
+  /** Whether a turn of this model produced a child better than its parent. */
+  noteOutcome(model: string, improved: boolean): void {
+    const stats = this.account(model);
+    stats.proposals += 1;
+    if (improved) stats.hits += 1;
+  }
+
+  /** This model's latest problems, oldest first. */
+  recentErrors(model: string): string[] {
+    return [...(this.recent.get(model) ?? [])];
+  }
+
+  private remember(model: string, problem: string): void {
+    const list = this.recent.get(model);
+    if (!list) return;
+    list.push(oneLine(problem, 160));
+    if (list.length > RECENT_ERRORS) list.shift();
+  }
+
+  /** The model with the best hit rate so far; ties go to the smaller model, then the earlier entry. */
+  bestHitRateModel(): string {
+    let best = this.names[0];
+    for (const name of this.names) {
+      const a = hitRate(this.account(name));
+      const b = hitRate(this.account(best));
+      if (a > b || (a === b && this.sizeOf[name] < this.sizeOf[best])) best = name;
+    }
+    return best;
+  }
+
+  /** The run's LLM account, for colt-summary.json and the final report. */
+  summary(): LlmSummary {
+    const perModel: LlmSummary['perModel'] = {};
+    const totals = { calls: 0, cacheHits: 0, errors: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+    let served = 0;
+    let servedBySmall = 0;
+    for (const name of this.names) {
+      const s = this.account(name);
+      perModel[name] = { ...s, hitRate: hitRate(s) };
+      totals.calls += s.calls;
+      totals.cacheHits += s.cacheHits;
+      totals.errors += s.errors;
+      totals.promptTokens += s.promptTokens;
+      totals.completionTokens += s.completionTokens;
+      totals.costUsd += s.costUsd;
+      served += s.calls + s.cacheHits;
+      if (name !== this.largest) servedBySmall += s.calls + s.cacheHits;
+    }
+    return {
+      perModel,
+      totals,
+      largestModel: this.largest,
+      smallModelShare: served > 0 ? servedBySmall / served : null,
+      llmBudget: this.config.llmBudget ?? null,
+      moneyBudget: this.config.moneyBudget ?? null,
+      budgetSwitch: this.switched ? { ...this.switched } : null,
+    };
+  }
+}
