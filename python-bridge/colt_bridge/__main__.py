@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set():
         if args.parent_pid and _parent_gone(args.parent_pid):
+            from .task import SHUTTING_DOWN  # pylint: disable=import-outside-toplevel
+
+            # Nobody will hear about a batch still landing: leave it out of the database.
+            SHUTTING_DOWN.set()
             break
         stop.wait(0.5)
     server.stop(grace=1.0).wait(2.0)

@@ -1,4 +1,8 @@
-"""Building and running candidates on the target, with failures sorted into typed errors."""
+"""Building and running candidates on the target, with failures sorted into typed errors.
+
+One interface, two runners: `LocalMeasurer` runs on this host with MetaSchedule's LocalRunner;
+`rpc.RpcMeasurer` runs on the devices of a TVM RPC tracker. `create_measurer` picks one.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ class MeasureSettings:
     timeout_sec: float = 30.0
     enable_cpu_cache_flush: bool = False
     max_workers: int | None = None
+    # Runs go to an RPC tracker's devices when set (an rpc.RpcSettings).
+    rpc: object | None = None
 
 
 @dataclass
@@ -33,6 +39,13 @@ class MeasureOutcome:
     code: str = "MEASURE_OK"
     message: str = ""
     build_secs: float = 0.0
+    device: str = ""
+    attempts: int = 1
+
+    @property
+    def committable(self) -> bool:
+        """Whether the trial says something about the schedule: a lost device says nothing."""
+        return self.code != "DEVICE_LOST"
 
     def runner_result(self) -> ms.runner.RunnerResult:
         if self.ok:
@@ -45,15 +58,15 @@ def classify_build_error(message: str) -> str:
 
 
 def classify_run_error(message: str) -> str:
+    """A LocalRunner error; the RPC runner sorts its own (rpc.classify_rpc_result)."""
     low = message.lower()
     if "timeout" in low or "timed out" in low:
         return "TIMED_OUT"
-    if "rpc" in low and any(w in low for w in ("connection", "session", "closed", "lost", "refused", "reset")):
-        return "DEVICE_LOST"
     return "RUN_FAILED"
 
 
-def _short(message: str, limit: int = 400) -> str:
+def short_message(message: str, limit: int = 400) -> str:
+    """The last few meaningful lines of a TVM error, on one line."""
     lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
     text = " | ".join(lines[-3:]) if lines else ""
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -96,6 +109,19 @@ class BuildPool:
         for _ in range(self.workers):
             self.pool.submit(int, 0)
 
+    def submit(self, mod, target):
+        """One build in the background; pass the future to result()."""
+        return self.pool.submit(local_builder._worker_func, None, None, mod, target, None)  # pylint: disable=protected-access
+
+    def result(self, future) -> tuple[str | None, str | None]:
+        """(artifact path, None) or (None, error) for a future from submit()."""
+        try:
+            return future.result(), None
+        except TimeoutError:
+            return None, f"LocalBuilder: Timeout, killed after {self.timeout_sec} seconds"
+        except Exception as err:  # pylint: disable=broad-except
+            return None, "LocalBuilder: An exception occurred\n" + str(err)
+
     def build(self, mods: list, target) -> list[tuple[str | None, str | None]]:
         """(artifact path, None) or (None, error) per module, as LocalBuilder reports them."""
         out: list[tuple[str | None, str | None]] = []
@@ -112,15 +138,32 @@ class BuildPool:
         return out
 
 
-class Measurer:
+def device_type_of(target) -> str:
+    # RunnerInput wants the device type ("cpu"), not the target kind ("llvm").
+    kind = target_kind(target)
+    return "cpu" if kind in ("llvm", "c") else kind
+
+
+def create_measurer(target, settings: MeasureSettings):
+    """The RPC measurer when settings.rpc is set (the tracker must offer a device), else the local one."""
+    if settings.rpc is None:
+        return LocalMeasurer(target, settings)
+    from .rpc import RpcMeasurer, check_tracker  # pylint: disable=import-outside-toplevel
+
+    devices = check_tracker(settings.rpc)
+    return RpcMeasurer(target, settings, settings.rpc, device_type_of(target), len(devices))
+
+
+class LocalMeasurer:
     """Builds on a warm BuildPool and runs with MetaSchedule's LocalRunner."""
+
+    # One batch at a time: two would time each other's runs on the same cores.
+    concurrent = False
 
     def __init__(self, target, settings: MeasureSettings):
         self.target = target
         self.settings = settings
-        # RunnerInput wants the device type ("cpu"), not the target kind ("llvm").
-        kind = target_kind(target)
-        self.device_type = "cpu" if kind in ("llvm", "c") else kind
+        self.device_type = device_type_of(target)
         self.builder = BuildPool.get(settings.max_workers, settings.timeout_sec)
         self.builder.warm()
         self.runner = ms.runner.LocalRunner(
@@ -142,7 +185,7 @@ class Measurer:
         runnable = []
         for i, (_, error) in enumerate(built):
             if error:
-                msg = _short(error)
+                msg = short_message(error)
                 outcomes[i] = MeasureOutcome(False, code=classify_build_error(msg), message=msg)
             else:
                 runnable.append(i)
@@ -156,7 +199,7 @@ class Measurer:
         for i, future in zip(runnable, futures):
             result = future.result()
             if result.error_msg:
-                msg = _short(result.error_msg)
+                msg = short_message(result.error_msg)
                 outcomes[i] = MeasureOutcome(False, code=classify_run_error(msg), message=msg)
             else:
                 outcomes[i] = MeasureOutcome(True, run_secs=[float(s) for s in result.run_secs])

@@ -18,6 +18,7 @@ from . import __version__
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
 from .measure import MeasureSettings
 from .proto import pb, pb_grpc
+from .rpc import RpcSettings
 from .targets import parse_target
 from .task import Task, ensure_work_dir
 from .traces import without_postproc
@@ -67,11 +68,31 @@ def _measure_response(outcomes, build_wall, run_wall) -> pb.MeasureResponse:
                 error=pb.MeasureErrorCode.Value(o.code),
                 message=o.message,
                 build_secs=o.build_secs,
+                device=o.device,
+                attempts=o.attempts,
             )
             for o in outcomes
         ],
         build_wall_secs=build_wall,
         run_wall_secs=run_wall,
+    )
+
+
+def _rpc_settings(m, timeout_sec: float) -> RpcSettings | None:
+    if not m.HasField("rpc"):
+        return None
+    r = m.rpc
+    if not r.tracker_host or not 0 < r.tracker_port < 65536:
+        raise InvalidArgument("an RPC tracker needs a host and a port in 1..65535")
+    if not r.key:
+        raise InvalidArgument("an RPC tracker needs a device key")
+    return RpcSettings(
+        host=r.tracker_host,
+        port=r.tracker_port,
+        key=r.key,
+        priority=r.priority or 1,
+        session_timeout_sec=r.session_timeout_sec if r.session_timeout_sec > 0 else timeout_sec,
+        max_retries=max(0, r.max_retries) if r.HasField("max_retries") else 2,
     )
 
 
@@ -106,7 +127,13 @@ class BridgeService(pb_grpc.BridgeServicer):
             min_repeat_ms=m.min_repeat_ms if m.min_repeat_ms >= 0 else 0,
             timeout_sec=m.timeout_sec or 30.0,
             enable_cpu_cache_flush=m.enable_cpu_cache_flush,
+            rpc=_rpc_settings(m, m.timeout_sec or 30.0),
         )
+        if settings.rpc is not None:
+            # Before anything is written: no tracker or no device is the user's to fix.
+            from .rpc import check_tracker  # pylint: disable=import-outside-toplevel
+
+            check_tracker(settings.rpc)
         # The database is created only once the workload and target are known to be good, so a
         # bad request leaves no partial database behind.
         ensure_work_dir(request.work_dir)
@@ -130,6 +157,7 @@ class BridgeService(pb_grpc.BridgeServicer):
             mutators=[pb.MutatorInfo(name=n, probability=p) for n, (_, p) in task.mutators.items()],
             target_json=info["target_json"],
             workload_key=info["workload_key"],
+            devices=task.devices,
         )
 
     @_guard
@@ -180,8 +208,8 @@ class BridgeService(pb_grpc.BridgeServicer):
     @_guard
     def Measure(self, request, context):
         task = self._task(request.task_id)
-        with task.lock:
-            outcomes, build_wall, run_wall = task.measure(list(request.trace_json), commit=not request.skip_commit)
+        # The task locks what needs locking; on RPC devices, not the batch's time out there.
+        outcomes, build_wall, run_wall = task.measure(list(request.trace_json), commit=not request.skip_commit)
         return _measure_response(outcomes, build_wall, run_wall)
 
     @_guard
@@ -199,6 +227,19 @@ class BridgeService(pb_grpc.BridgeServicer):
         with task.lock:
             outcomes, build_wall, run_wall = task.measure_untuned()
         return _measure_response(outcomes, build_wall, run_wall)
+
+    @_guard
+    def ListRecords(self, request, context):
+        task = self._task(request.task_id)
+        with task.lock:
+            stored, total = task.records(request.work_dir, max(0, request.limit), request.train_cost_model)
+        records = []
+        for r in stored:
+            record = pb.TuningRecord(run_secs=r.run_secs, failed=r.failed)
+            if r.prepared is not None:
+                record.candidate.CopyFrom(_candidate(r.prepared))
+            records.append(record)
+        return pb.ListRecordsResponse(records=records, total=total)
 
     @_guard
     def CloseTask(self, request, context):

@@ -20,7 +20,7 @@ from tvm.s_tir.meta_schedule.utils import shash2hex
 from tvm.s_tir.schedule import Trace
 
 from .errors import InvalidArgument, one_line
-from .measure import MeasureSettings, Measurer, MeasureOutcome
+from .measure import MeasureOutcome, MeasureSettings, create_measurer
 from .traces import (
     DecisionInfo,
     _seed,
@@ -34,6 +34,11 @@ from .traces import (
 
 # MetaSchedule commits failed trials with this run time.
 FAILED_RUN_SECS = 1e10
+
+# Set when the bridge is going away because its client is gone: a batch still landing is not
+# committed then, so that a resumed run (whose new bridge may already be reading the database)
+# measures it again instead of finding it half-written.
+SHUTTING_DOWN = threading.Event()
 
 
 @dataclass
@@ -54,8 +59,19 @@ class ApplyFailure(Exception):
         self.message = message
 
 
+@dataclass
+class StoredRecord:
+    """A database record of the task's workload, replayed on the task (prepared None if it fails)."""
+
+    prepared: Prepared | None
+    run_secs: list[float]
+    failed: bool
+
+
 class Task:
-    """A tuning task. Calls are serialised by `lock`: TVM's objects here are not thread-safe."""
+    """A tuning task. Calls are serialised by `lock`: TVM's objects here are not thread-safe.
+    `measure` takes the lock itself and, on RPC devices, lets go of it while the batch is out,
+    so that the search can prepare the next batch meanwhile."""
 
     def __init__(
         self,
@@ -98,7 +114,7 @@ class Task:
             )
         self.database = ms.database.JSONDatabase(work_dir=work_dir) if work_dir else ms.database.MemoryDatabase()
         self.workload = self.database.commit_workload(mod)
-        self.measurer = Measurer(target, settings)
+        self.measurer = create_measurer(target, settings)
         self.flop = float(estimate_tir_flops(mod))
         self._cache: OrderedDict[str, Prepared] = OrderedDict()
         self._counter = 0
@@ -224,15 +240,32 @@ class Task:
         scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
         return [float(s) if np.isfinite(s) else 0.0 for s in scores]
 
+    @property
+    def devices(self) -> int:
+        """RPC devices offered when the task opened; 0 with the local runner."""
+        return getattr(self.measurer, "devices_at_open", 0)
+
     def measure(self, trace_jsons: list[str], commit: bool = True) -> tuple[list[MeasureOutcome], float, float]:
-        prepared = [self.prepare_json(t) for t in trace_jsons]
-        outcomes, build_wall, run_wall = self.measurer.measure([p.sch.mod for p in prepared], [p.candidate.args_info for p in prepared])
-        if prepared:
-            self.cost_model.update(self.ctx, [p.candidate for p in prepared], [o.runner_result() for o in outcomes])
-        if commit:
-            for p, outcome in zip(prepared, outcomes):
-                self.commit(p, outcome.run_secs if outcome.ok else [FAILED_RUN_SECS])
+        """Builds and runs; learns from and commits every trial that says something about its schedule."""
+        concurrent = getattr(self.measurer, "concurrent", False)
+        with self.lock:
+            prepared = [self.prepare_json(t) for t in trace_jsons]
+            if not concurrent:
+                outcomes, build_wall, run_wall = self._measure(prepared)
+        if concurrent:
+            outcomes, build_wall, run_wall = self._measure(prepared)
+        with self.lock:
+            # A lost device says nothing about the schedule: not a failure, not a slow run.
+            kept = [(p, o) for p, o in zip(prepared, outcomes) if o.committable]
+            if kept:
+                self.cost_model.update(self.ctx, [p.candidate for p, _ in kept], [o.runner_result() for _, o in kept])
+            if commit and not SHUTTING_DOWN.is_set():
+                for p, outcome in kept:
+                    self.commit(p, outcome.run_secs if outcome.ok else [FAILED_RUN_SECS])
         return outcomes, build_wall, run_wall
+
+    def _measure(self, prepared: list[Prepared]) -> tuple[list[MeasureOutcome], float, float]:
+        return self.measurer.measure([p.sch.mod for p in prepared], [p.candidate.args_info for p in prepared])
 
     def commit(self, prepared: Prepared, run_secs: list[float]) -> None:
         # The record keeps the full trace, postprocessing included, as MetaSchedule's own do.
@@ -244,6 +277,43 @@ class Task:
             args_info=prepared.candidate.args_info,
         )
         self.database.commit_tuning_record(record)
+
+    def records(self, work_dir: str = "", limit: int = 0, train: bool = False) -> tuple[list[StoredRecord], int]:
+        """The workload's records in the task's database, or in another run's (work_dir).
+
+        limit > 0: the best `limit` successful records by mean run time. Returns the records and
+        how many the database holds for the workload. train: the cost model learns from them all.
+        """
+        database = self.database if not work_dir else open_database(work_dir)
+        key = shash2hex(self.mod)
+        mine = [r for r in database.get_all_tuning_records() if shash2hex(r.workload.mod) == key]
+        stored = []
+        for record in mine:
+            run_secs = [float(s) for s in record.run_secs] if record.run_secs is not None else []
+            failed = not run_secs or min(run_secs) >= FAILED_RUN_SECS / 10
+            try:
+                prepared = self.prepare_trace(record.trace, self.seed)
+            except ApplyFailure:
+                prepared = None
+            stored.append(StoredRecord(prepared, run_secs, failed))
+        if train:
+            usable = [r for r in stored if r.prepared is not None]
+            if usable:
+                self.cost_model.update(
+                    self.ctx,
+                    [r.prepared.candidate for r in usable],
+                    [
+                        ms.runner.RunnerResult(run_secs=None, error_msg="failed")
+                        if r.failed
+                        else ms.runner.RunnerResult(run_secs=r.run_secs, error_msg=None)
+                        for r in usable
+                    ],
+                )
+        total = len(stored)
+        if limit > 0:
+            ok = [r for r in stored if not r.failed and r.prepared is not None]
+            stored = sorted(ok, key=lambda r: sum(r.run_secs) / len(r.run_secs))[:limit]
+        return stored, total
 
     def measure_untuned(self) -> tuple[list[MeasureOutcome], float, float]:
         args = ms.arg_info.ArgInfo.from_prim_func(self.mod["main"])
@@ -264,6 +334,18 @@ class Task:
 
 def _target_dict(target) -> dict:
     return plain(dict(target.export()))
+
+
+def open_database(work_dir: str):
+    """Another run's JSON database, read as it is: a directory without one is a user's mistake."""
+    files = [os.path.join(work_dir, f) for f in ("database_workload.json", "database_tuning_record.json")]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise InvalidArgument(f"{work_dir} holds no MetaSchedule database (no {os.path.basename(missing[0])})")
+    try:
+        return ms.database.JSONDatabase(path_workload=files[0], path_tuning_record=files[1], allow_missing=False)
+    except Exception as err:  # pylint: disable=broad-except
+        raise InvalidArgument(f"cannot read the database in {work_dir}: {one_line(err)}") from None
 
 
 def ensure_work_dir(work_dir: str) -> None:

@@ -1,4 +1,5 @@
-"""Workload specs: `NAME:IDX` from MetaSchedule's te_workload suite, or a TVMScript file."""
+"""Workload specs: `NAME:IDX` from MetaSchedule's te_workload suite, a bench layer by name
+(`llama3-attn`: bench/workloads/llama3_attn.py), or a TVMScript file."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from .errors import InvalidArgument, one_line
 _TE_SPEC = re.compile(r"^([A-Za-z0-9_]+):(\d+)$")
 _IMPORT = re.compile(r"^[ \t]*(from[ \t]+tvm[\w.]*[ \t]+import[^\n]*|import[ \t]+tvm[^\n]*)$", re.MULTILINE)
 _LOCATION = re.compile(r"-->\s*<str>:(\d+):(\d+)")
+# The paper's benchmark layers, kept as TVMScript with their provenance in the repository.
+_BENCH_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench", "workloads"
+)
 
 
 def _diagnostic(err: Exception) -> str:
@@ -29,6 +34,19 @@ def te_workload_names() -> list[str]:
     return sorted(te_workload.CONFIGS.keys())
 
 
+def bench_workload_names() -> list[str]:
+    """`llama3-attn`, ...: the layers under bench/workloads/, by the names users type."""
+    if not os.path.isdir(_BENCH_DIR):
+        return []
+    return sorted(f[:-3].replace("_", "-") for f in os.listdir(_BENCH_DIR) if f.endswith(".py"))
+
+
+def _bench_file(spec: str) -> str | None:
+    name = spec.lower().replace("-", "_")
+    path = os.path.join(_BENCH_DIR, f"{name}.py")
+    return path if re.fullmatch(r"[a-z0-9_]+", name) and os.path.isfile(path) else None
+
+
 def load_workload(spec: str) -> tuple[str, tvm.IRModule]:
     """Returns (task name, IRModule with a single `main` prim_func)."""
     spec = spec.strip()
@@ -37,11 +55,15 @@ def load_workload(spec: str) -> tuple[str, tvm.IRModule]:
     match = _TE_SPEC.match(spec)
     if match and not os.path.exists(spec):
         return _from_te(match.group(1), int(match.group(2)))
+    bench = _bench_file(spec)
+    if bench and not os.path.exists(spec):
+        return _from_tvmscript(bench)
     if os.path.isfile(spec):
         return _from_tvmscript(spec)
     raise InvalidArgument(
         f"unknown workload {spec!r}: give NAME:IDX with NAME one of "
-        f"{', '.join(te_workload_names())}, or the path of a TVMScript file"
+        f"{', '.join(te_workload_names())}, a bench layer ({', '.join(bench_workload_names())}), "
+        "or the path of a TVMScript file"
     )
 
 

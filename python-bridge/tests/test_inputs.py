@@ -26,6 +26,19 @@ def test_bad_workload_specs(spec, words):
     assert "\n" not in err.value.message
 
 
+@pytest.mark.parametrize("spec, task", [("llama3-attn", "llama3_attn"), ("deepseek-moe", "deepseek_moe"), ("flux-conv", "flux_conv")])
+def test_bench_layers_by_name(spec, task):
+    name, mod = load_workload(spec)
+    assert name == task
+    assert "T.sblock" in mod.script()
+
+
+def test_unknown_name_lists_the_bench_layers():
+    with pytest.raises(InvalidArgument) as err:
+        load_workload("llama9-attn")
+    assert "unknown workload" in err.value.message and "llama4-mlp" in err.value.message
+
+
 def test_tvmscript_file(tmp_path):
     path = tmp_path / "my_mm.py"
     path.write_text(MATMUL_TVMSCRIPT)

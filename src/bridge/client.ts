@@ -15,6 +15,8 @@ import type { CommitRequest } from '../generated/colt/v1/CommitRequest';
 import type { CommitResponse__Output } from '../generated/colt/v1/CommitResponse';
 import type { HealthRequest } from '../generated/colt/v1/HealthRequest';
 import type { HealthResponse__Output } from '../generated/colt/v1/HealthResponse';
+import type { ListRecordsRequest } from '../generated/colt/v1/ListRecordsRequest';
+import type { ListRecordsResponse__Output } from '../generated/colt/v1/ListRecordsResponse';
 import type { MeasureRequest } from '../generated/colt/v1/MeasureRequest';
 import type { MeasureResponse__Output } from '../generated/colt/v1/MeasureResponse';
 import type { MeasureUntunedRequest } from '../generated/colt/v1/MeasureUntunedRequest';
@@ -36,6 +38,7 @@ interface Rpcs {
   Measure: [MeasureRequest, MeasureResponse__Output];
   Commit: [CommitRequest, CommitResponse__Output];
   MeasureUntuned: [MeasureUntunedRequest, MeasureResponse__Output];
+  ListRecords: [ListRecordsRequest, ListRecordsResponse__Output];
   CloseTask: [CloseTaskRequest, CloseTaskResponse__Output];
 }
 type RpcName = keyof Rpcs;
@@ -53,6 +56,8 @@ export const DEFAULT_DEADLINES_MS: Record<RpcName, number> = {
   Measure: 60 * 60_000,
   Commit: 60_000,
   MeasureUntuned: 30 * 60_000,
+  // Replays every record of a large database and may train the cost model on them.
+  ListRecords: 10 * 60_000,
   CloseTask: 60_000,
 };
 
@@ -131,6 +136,10 @@ export class BridgeClient {
 
   measureUntuned(request: MeasureUntunedRequest, options?: CallOptions): Promise<MeasureResponse__Output> {
     return this.call('MeasureUntuned', request, options);
+  }
+
+  listRecords(request: ListRecordsRequest, options?: CallOptions): Promise<ListRecordsResponse__Output> {
+    return this.call('ListRecords', request, options);
   }
 
   closeTask(request: CloseTaskRequest, options?: CallOptions): Promise<CloseTaskResponse__Output> {

@@ -5,6 +5,7 @@ export {
   BridgeScheduleSpace,
   candidateFromProto,
   candidateToProto,
+  committedTrialsFromProto,
   measureDeadlineMs,
   measureOutcomesFromProto,
   transformationFromProto,

@@ -2,6 +2,7 @@
 // proto messages (snake_case, JSON-in-strings, enum names) and the core's types.
 import type { Candidate as ProtoCandidate } from '../generated/colt/v1/Candidate';
 import type { Candidate__Output } from '../generated/colt/v1/Candidate';
+import type { ListRecordsResponse__Output } from '../generated/colt/v1/ListRecordsResponse';
 import type { MeasureResponse__Output } from '../generated/colt/v1/MeasureResponse';
 import type { Transformation as ProtoTransformation } from '../generated/colt/v1/Transformation';
 import type { TransformationOutcome__Output } from '../generated/colt/v1/TransformationOutcome';
@@ -9,6 +10,7 @@ import type {
   ApplyErrorCode,
   ApplyOutcome,
   Candidate,
+  CommittedTrial,
   Decision,
   MeasureErrorCode,
   MeasureOutcome,
@@ -30,6 +32,7 @@ const MEASURE_ERRORS: readonly MeasureErrorCode[] = [
   'BUILD_FAILED',
   'RUN_FAILED',
   'TIMED_OUT',
+  'SESSION_TIMEOUT',
   'DEVICE_LOST',
   'INVALID_SCHEDULE',
 ];
@@ -103,8 +106,21 @@ function outcomeFromProto(o: TransformationOutcome__Output): TransformationOutco
 
 export function measureOutcomesFromProto(response: MeasureResponse__Output): MeasureOutcome[] {
   return response.results.map((r): MeasureOutcome => {
-    if (r.error === 'MEASURE_OK') return { ok: true, runSecs: r.run_secs };
-    return { ok: false, code: knownCode(r.error, MEASURE_ERRORS, 'RUN_FAILED'), message: r.message };
+    const device = r.device ? { device: r.device } : {};
+    if (r.error === 'MEASURE_OK') return { ok: true, runSecs: r.run_secs, ...device };
+    return { ok: false, code: knownCode(r.error, MEASURE_ERRORS, 'RUN_FAILED'), message: r.message, ...device };
+  });
+}
+
+/** A database's records as the search's committed trials (a failure has no latency). */
+export function committedTrialsFromProto(response: ListRecordsResponse__Output): CommittedTrial[] {
+  return response.records.map((r): CommittedTrial => {
+    const ok = !r.failed && r.run_secs.length > 0;
+    const latencySec = ok ? r.run_secs.reduce((a, b) => a + b, 0) / r.run_secs.length : undefined;
+    return {
+      ...(r.candidate ? { candidate: candidateFromProto(r.candidate) } : {}),
+      ...(latencySec !== undefined ? { latencySec } : {}),
+    };
   });
 }
 

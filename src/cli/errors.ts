@@ -29,14 +29,17 @@ export class UsageError extends CliError {
   }
 }
 
-/** The Python bridge died while we needed it. */
+/** The Python bridge died while we needed it (and, mid-run, kept dying after restarts). */
 export class BridgeStoppedError extends CliError {
   constructor(
     readonly exit: Pick<BridgeExit, 'code' | 'signal'> | undefined,
     readonly workDir: string,
   ) {
     const how = exit ? describeExit(exit) : 'connection lost';
-    super(`the TVM bridge stopped during tuning (${how}); records already measured are in ${workDir}`, EXIT.BRIDGE_STOPPED);
+    super(
+      `the TVM bridge stopped during tuning (${how}); records already measured are in ${workDir} (--resume carries on)`,
+      EXIT.BRIDGE_STOPPED,
+    );
     this.name = 'BridgeStoppedError';
   }
 }

@@ -15,6 +15,8 @@ export const TUNE_DEFAULTS = {
   minRepeatMs: 40,
   timeout: 30,
   costModel: 'xgb',
+  rpcPriority: 1,
+  maxBridgeRestarts: 2,
 } as const;
 
 /** The flag each option comes from, for messages. */
@@ -31,8 +33,33 @@ export const TUNE_FLAGS: Record<string, string> = {
   timeout: '--timeout',
   costModel: '--cost-model',
   models: '--models',
+  llm: '--no-llm',
+  llmBudget: '--llm-budget',
   json: '--json',
+  rpcTracker: '--rpc-tracker',
+  rpcKey: '--rpc-key',
+  rpcPriority: '--rpc-priority',
+  rpcSessionTimeout: '--rpc-session-timeout',
+  resume: '--resume',
+  tuningRecords: '--tuning-records',
+  maxBridgeRestarts: '--max-bridge-restarts',
 };
+
+const TRACKER_ADDRESS = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+/** `host:port` of a TVM RPC tracker. */
+function trackerAddress() {
+  const message = 'must be host:port, e.g. 127.0.0.1:9190';
+  return z.string({ error: message }).transform((text, zctx) => {
+    const match = TRACKER_ADDRESS.exec(text.trim());
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      zctx.addIssue({ code: 'custom', message: `${message} (got ${JSON.stringify(text)})` });
+      return z.NEVER;
+    }
+    return { host: match[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
 
 /** Flag text to a number; leaves non-strings to the schema's type check. */
 function numeric(value: unknown): unknown {
@@ -94,7 +121,24 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
     costModel: z.enum(['xgb', 'random'], { error: 'must be xgb or random' }).default(TUNE_DEFAULTS.costModel),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
+    /** false (--no-llm): the built-in proposer alone, even when the bundled model is there. */
+    llm: z.boolean().default(true),
+    /** LLM calls for the run; default: the bundled model's 12, or the models file's llmBudget. */
+    llmBudget: integer(0).optional(),
     json: z.boolean().default(false),
+    /** Runs go to the devices of this TVM RPC tracker (builds stay here); none: this machine. */
+    rpcTracker: trackerAddress().optional(),
+    rpcKey: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    rpcPriority: integer(0).default(TUNE_DEFAULTS.rpcPriority),
+    /** Default: --timeout. */
+    rpcSessionTimeout: positiveNumber().optional(),
+    resume: z.boolean().default(false),
+    tuningRecords: z.string().trim().min(1, { error: 'must name a work dir' }).optional(),
+    maxBridgeRestarts: integer(0).default(TUNE_DEFAULTS.maxBridgeRestarts),
+  }).superRefine((o, zctx) => {
+    if (o.models !== undefined && !o.llm) zctx.addIssue({ code: 'custom', path: ['llm'], message: 'cannot be combined with --models' });
+    if (o.rpcTracker && !o.rpcKey) zctx.addIssue({ code: 'custom', path: ['rpcKey'], message: 'is required with --rpc-tracker' });
+    if (o.rpcKey && !o.rpcTracker) zctx.addIssue({ code: 'custom', path: ['rpcTracker'], message: 'is required with --rpc-key' });
   });
 }
 

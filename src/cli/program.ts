@@ -8,9 +8,10 @@ import { Command, CommanderError } from 'commander';
 
 import { BridgeError, BridgeStartError } from '../bridge';
 import { findRepoRoot } from '../config/paths';
-import { ConfigError } from '../llm';
+import { ConfigError, DEFAULT_BUCKET } from '../llm';
 import { createLogger, isDebug, type Logger } from '../log';
 import { SearchOptionsError } from '../search';
+import { addBenchCommands } from './bench';
 import { CliError, EXIT, UsageError } from './errors';
 import { formatIssue, parseTuneOptions, TUNE_DEFAULTS } from './options';
 import { tune, type TuneIO } from './tune';
@@ -70,13 +71,26 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${TUNE_DEFAULTS.minRepeatMs})`)
     .option('--timeout <sec>', `seconds allowed per build and per run (default: ${TUNE_DEFAULTS.timeout})`)
     .option('--cost-model <name>', `xgb or random (default: ${TUNE_DEFAULTS.costModel})`)
-    .option('--models <file>', 'models.json: OpenAI-compatible LLMs that propose transformations (default: built-in proposer only)')
+    .option(
+      '--models <file>',
+      'models.json: the LLMs (OpenAI-compatible endpoints, local GGUF files) that propose transformations (default: the built-in proposer and the bundled SmolLM2-135M)',
+    )
+    .option('--no-llm', 'the built-in proposer alone, without the bundled LLM')
+    .option('--llm-budget <n>', `LLM calls for the whole run (default: ${DEFAULT_BUCKET.llmBudget} with the bundled LLM, else the models file's llmBudget)`)
     .option('--json', 'print JSON lines (one per search event, then a summary) instead of the table')
+    .option('--rpc-tracker <host:port>', 'run trials on the devices of this TVM RPC tracker (builds stay here)')
+    .option('--rpc-key <key>', 'the device key the RPC servers registered with (required with --rpc-tracker)')
+    .option('--rpc-priority <n>', `priority of our sessions at the tracker (default: ${TUNE_DEFAULTS.rpcPriority})`)
+    .option('--rpc-session-timeout <sec>', 'seconds a device allows one trial, from its start there (default: --timeout)')
+    .option('--resume', 'carry on the run in --work-dir from its checkpoint and database')
+    .option('--tuning-records <dir>', "warm start from another run's database: its best records seed the search")
+    .option('--max-bridge-restarts <n>', `times to restart the TVM bridge if it dies mid-run (default: ${TUNE_DEFAULTS.maxBridgeRestarts})`)
     .action(async (raw: Record<string, unknown>) => {
       const parsed = parseTuneOptions(raw, { cores: io.cores });
       if (!parsed.ok) throw new UsageError(parsed.issues.map(formatIssue).join('; '));
       setCode(await tune(parsed.options, { out: io.out, logger: io.logger, cwd: io.cwd, bridge: io.bridge }));
     });
+  addBenchCommands(program, io);
   return program;
 }
 

@@ -40,6 +40,10 @@ export interface TuneSummary {
   /** Course alteration: corrections asked of the largest model, and children it replaced. */
   escalations: SearchResult['escalations'];
   measure: { number: number; repeat: number; minRepeatMs: number; timeoutSec: number };
+  /** Trials per RPC device (host:port); null when the trials ran on this machine. */
+  devices: Record<string, number> | null;
+  /** Times the TVM bridge died and was started again during the run. */
+  bridgeRestarts: number;
   measuredAt: string;
 }
 
@@ -58,6 +62,7 @@ export interface SummaryInput {
   result: SearchResult;
   llm: LlmSummary | null;
   wallSec: number;
+  bridgeRestarts?: number;
   now: Date;
 }
 
@@ -98,8 +103,16 @@ export function buildSummary(input: SummaryInput): TuneSummary {
     llm: input.llm,
     escalations: result.escalations,
     measure: input.measure,
+    devices: devicesOf(result),
+    bridgeRestarts: input.bridgeRestarts ?? 0,
     measuredAt: input.now.toISOString(),
   };
+}
+
+function devicesOf(result: SearchResult): Record<string, number> | null {
+  const counts: Record<string, number> = {};
+  for (const m of result.measurements) if (m.device) counts[m.device] = (counts[m.device] ?? 0) + 1;
+  return Object.keys(counts).length > 0 ? counts : null;
 }
 
 /** Writes the summary beside the database (tmp file + rename); returns its path. */

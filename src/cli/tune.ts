@@ -1,28 +1,29 @@
 // `colt tune`: one tuning job from flags to database. Opens the task in the bridge, measures the
 // untuned build for reference, runs the search with the built-in proposer, reports as it goes,
-// and leaves colt-summary.json beside the database.
+// and leaves colt-summary.json beside the database. The bridge's life (restarts, checkpoints,
+// --resume) is the TuneSession's.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import type { StartBridgeOptions } from '../bridge';
+import { findRepoRoot } from '../config/paths';
 import {
-  BridgeError,
-  BridgeErrorCode,
-  BridgeScheduleSpace,
-  measureDeadlineMs,
-  measureOutcomesFromProto,
-  startBridge,
-  type BridgeExit,
-  type BridgeProcess,
-  type StartBridgeOptions,
-} from '../bridge';
-import { llmSearchWiring, openModelPool, type ModelPool } from '../llm';
+  bundledModelPath,
+  llmSearchWiring,
+  modelKind,
+  openDefaultBucket,
+  openModelPool,
+  type ModelPool,
+  type ModelPoolOptions,
+} from '../llm';
 import type { Logger } from '../log';
-import { BuiltinProposer, Search, type SearchResult } from '../search';
-import { BridgeStoppedError, EXIT, UsageError } from './errors';
+import { BuiltinProposer } from '../search';
+import { checkTuningRecords, loadResumePoint } from './checkpoint';
+import { EXIT } from './errors';
 import type { TuneOptions } from './options';
-import { combineReporters, createReporter, type LineSink } from './reporters';
+import { combineReporters, createReporter, type LineSink, type TaskInfo } from './reporters';
 import { buildSummary, writeSummary } from './summary';
-import type { TargetSpec } from './target';
+import { TuneSession } from './tune-session';
 import { ensureWritableWorkDir } from './work-dir';
 import { resolveWorkload } from './workload';
 
@@ -33,50 +34,6 @@ export interface TuneIO {
   cwd: string;
   /** Passed through to the bridge supervisor (tests point it elsewhere). */
   bridge?: Omit<StartBridgeOptions, 'logger'>;
-}
-
-/** How long a dropped connection may precede the exit it announces. */
-const EXIT_AFTER_DROP_MS = 2_000;
-
-/**
- * Turns the bridge dying into one BridgeStoppedError, whether we learn it from the process
- * exiting or from a call failing with UNAVAILABLE first.
- */
-class BridgeWatch {
-  private readonly death: Promise<never>;
-
-  constructor(
-    private readonly bridge: BridgeProcess,
-    private readonly workDir: string,
-  ) {
-    this.death = bridge.exited.then((exit) => {
-      if (exit.expected) return new Promise<never>(() => undefined);
-      throw new BridgeStoppedError(exit, workDir);
-    });
-    this.death.catch(() => undefined);
-  }
-
-  /** Awaits `work`, or fails as soon as the bridge is gone. */
-  async run<T>(work: Promise<T>): Promise<T> {
-    // If the bridge dies first, `work` fails later with nobody listening: that is expected.
-    work.catch(() => undefined);
-    try {
-      return await Promise.race([work, this.death]);
-    } catch (err) {
-      throw await this.translate(err);
-    }
-  }
-
-  private async translate(err: unknown): Promise<unknown> {
-    if (!(err instanceof BridgeError) || err.code !== BridgeErrorCode.UNAVAILABLE) return err;
-    let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([
-      this.bridge.exited,
-      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), EXIT_AFTER_DROP_MS))),
-    ]);
-    clearTimeout(timer);
-    return new BridgeStoppedError(exit as BridgeExit | undefined, this.workDir);
-  }
 }
 
 type StopSignal = 'SIGINT' | 'SIGTERM';
@@ -120,22 +77,6 @@ function exitCodeFor(sig: StopSignal | undefined): number {
   return EXIT.OK;
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-function parseTargetJson(text: string, fallback: TargetSpec): TargetSpec {
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string') {
-      return value as TargetSpec;
-    }
-  } catch {
-    // An older bridge may not normalise: keep what we sent.
-  }
-  return fallback;
-}
-
 /** Runs one tuning job; resolves to the exit code (0, or 130/143 when interrupted). */
 export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
   const started = performance.now();
@@ -143,75 +84,48 @@ export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
   const workload = resolveWorkload(options.workload, io.cwd);
   const workDir = path.resolve(io.cwd, options.workDir);
   ensureWritableWorkDir(workDir);
+  // --resume must continue the same workload on the same target; said before anything starts.
+  const resume = options.resume ? { checkpoint: loadResumePoint(workDir, workload, options.target) } : undefined;
+  const warmStartDir = options.tuningRecords ? checkTuningRecords(path.resolve(io.cwd, options.tuningRecords)) : undefined;
   const reporter = combineReporters([createReporter(options.json ? 'json' : 'table', io.out)]);
 
-  // A bad models.json, key or endpoint stops the run here, before any tuning starts.
-  const pool: ModelPool | undefined = options.models
-    ? await openModelPool(path.resolve(io.cwd, options.models), process.env, { onEvent: (e) => reporter.onEvent(e) })
-    : undefined;
-  if (pool) logger.info(`LLMs: ${pool.names.join(', ')} (largest: ${pool.largest})`);
+  // A bad models.json, key or endpoint, or a missing bundled model, stops the run here, before
+  // any tuning starts. With no models file the default bucket runs: the built-in proposer and
+  // the bundled local LLM (unless --no-llm).
+  const poolOptions: ModelPoolOptions = { onEvent: (e) => reporter.onEvent(e), local: { onLog: (line) => logger.debug(line) } };
+  const budget = { llmBudget: options.llmBudget };
+  const opened = options.models
+    ? await openModelPool(path.resolve(io.cwd, options.models), process.env, poolOptions, budget)
+    : options.llm
+      ? await openBundled(poolOptions, budget)
+      : undefined;
+  // A models file that lists only the built-in proposer asks for no LLM.
+  const pool: ModelPool | undefined = opened && opened.llmNames.length > 0 ? opened : undefined;
+  if (pool) logger.info(`LLMs: ${pool.llmNames.join(', ')} (largest: ${pool.largest})`);
 
   const interrupts = new Interrupts(logger);
   interrupts.install();
-  let bridge: BridgeProcess | undefined;
+  const session = new TuneSession({
+    options,
+    workload,
+    workDir,
+    logger,
+    bridge: io.bridge,
+    resume,
+    warmStartDir,
+    onTask: (task) =>
+      reporter.onTask({ workload: options.workload, workDir, maxTrials: options.trials, ...task, ...proposersOf(pool) }),
+    onEvent: (event) => reporter.onEvent(event),
+  });
+  interrupts.onInterrupt(() => session.cancel());
   try {
-    bridge = await startBridge({ ...io.bridge, logger });
-    if (interrupts.received) return exitCodeFor(interrupts.received);
-    const watch = new BridgeWatch(bridge, workDir);
-    const { client } = bridge;
-
-    const task = await watch
-      .run(
-        client.openTask({
-          workload,
-          target_json: JSON.stringify(options.target),
-          work_dir: workDir,
-          seed: options.seed,
-          cost_model: options.costModel,
-          measure: {
-            number: options.number,
-            repeat: options.repeat,
-            min_repeat_ms: options.minRepeatMs,
-            timeout_sec: options.timeout,
-          },
-        }),
-      )
-      .catch((err: unknown) => {
-        // The bridge checked the workload, the target and the work dir: its words are the user's.
-        if (err instanceof BridgeError && err.code === BridgeErrorCode.INVALID_ARGUMENT) throw new UsageError(err.message);
-        throw err;
-      });
-    const target = parseTargetJson(task.target_json, options.target);
-    logger.info(`task ${task.task_id} (${task.task_name}) open: ${task.flop} FLOP, ${task.design_spaces.length} design spaces`);
-
-    const untunedLatencyUs = await measureUntuned(watch, bridge, task.task_id, options.timeout, logger);
-    reporter.onTask({
-      workload: options.workload,
-      taskName: task.task_name,
-      flop: task.flop,
-      target,
-      workDir,
-      maxTrials: options.trials,
-      untunedLatencyUs,
-    });
-
-    const space = new BridgeScheduleSpace(
-      client,
-      task.task_id,
-      task.mutators.map((m) => ({ name: m.name, probability: m.probability })),
-      { measureDeadlineMs: (n) => measureDeadlineMs(n, options.timeout) },
-    );
     const wiring = pool ? llmSearchWiring(pool) : undefined;
-    const search = new Search(
-      { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed, ...wiring?.searchOptions },
-      {
-        space,
-        proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() },
-        clock: () => performance.now(),
-      },
-    );
-    interrupts.onInterrupt(() => search.cancel());
-    const result: SearchResult = await watch.run(search.run((event) => reporter.onEvent(event)));
+    const tuned = await session.run({
+      options: { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed, ...wiring?.searchOptions },
+      proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() },
+    });
+    if (!tuned) return exitCodeFor(interrupts.received);
+    const { task, target, untunedLatencyUs, result } = tuned;
 
     const summary = buildSummary({
       workload: options.workload,
@@ -234,38 +148,34 @@ export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
       llm: pool ? pool.summary() : null,
       wallSec: (performance.now() - started) / 1000,
       now: new Date(),
+      bridgeRestarts: tuned.bridgeRestarts,
     });
     const summaryPath = writeSummary(workDir, summary);
     reporter.onSummary(summary, summaryPath);
 
-    await watch.run(client.closeTask({ task_id: task.task_id })).catch((err: unknown) => {
-      logger.debug(`CloseTask failed: ${(err as Error).message}`);
-    });
+    await session.closeTask();
     return exitCodeFor(interrupts.received);
   } finally {
     interrupts.uninstall();
-    await bridge?.stop();
+    await session.stop();
+    await opened?.close();
   }
 }
 
-/** The untuned build's latency in µs; a failure here costs the comparison, not the run. */
-async function measureUntuned(
-  watch: BridgeWatch,
-  bridge: BridgeProcess,
-  taskId: string,
-  timeoutSec: number,
-  logger: Logger,
-): Promise<number | null> {
-  try {
-    const response = await watch.run(
-      bridge.client.measureUntuned({ task_id: taskId }, { deadlineMs: measureDeadlineMs(1, timeoutSec) }),
-    );
-    const [outcome] = measureOutcomesFromProto(response);
-    if (outcome?.ok && outcome.runSecs.length > 0) return mean(outcome.runSecs) * 1e6;
-    logger.warn(`the untuned build could not be measured: ${outcome && !outcome.ok ? outcome.message : 'no result'}`);
-  } catch (err) {
-    if (err instanceof BridgeStoppedError) throw err;
-    logger.warn(`the untuned build could not be measured: ${(err as Error).message}`);
-  }
-  return null;
+/** The default bucket, its model named relative to the repository when it lies inside it. */
+function openBundled(poolOptions: ModelPoolOptions, budget: { llmBudget?: number }): Promise<ModelPool> {
+  const root = findRepoRoot(__dirname);
+  const file = bundledModelPath(root);
+  const inside = path.relative(root, file);
+  const shown = inside.startsWith('..') || path.isAbsolute(inside) ? file : inside;
+  return openDefaultBucket(file, poolOptions, { ...budget, shown });
+}
+
+/** Who proposes in this run, for the reporters. */
+function proposersOf(pool: ModelPool | undefined): Pick<TaskInfo, 'proposers' | 'llmBudget'> {
+  if (!pool) return { proposers: [{ name: 'builtin', kind: 'builtin' }], llmBudget: null };
+  return {
+    proposers: pool.config.models.map((m) => ({ name: m.name, kind: modelKind(m) })),
+    llmBudget: pool.config.llmBudget ?? null,
+  };
 }

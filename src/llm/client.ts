@@ -4,6 +4,7 @@
 import OpenAI from 'openai';
 
 import type { ModelConfig } from './config';
+import type { AnswerConstraints } from './constraints';
 import { displayUrl, LlmCallError, LlmConfigError, oneLine, scrub } from './errors';
 import { BACKOFF_DEFAULTS, backoffMs, classifyFailure, type BackoffOptions, type FailureInfo } from './retry';
 
@@ -19,6 +20,26 @@ export interface Completion {
   usage?: { promptTokens: number; completionTokens: number };
   /** HTTP requests made, retries included. */
   attempts: number;
+}
+
+/**
+ * One member of the pool that answers chat prompts: an endpoint (ChatModel) or a GGUF file run
+ * in-process (LocalChatModel).
+ */
+export interface LanguageModel {
+  readonly name: string;
+  readonly config: ModelConfig;
+  /**
+   * One answer; throws LlmCallError. A model that can be held to `constraints` (a grammar) is;
+   * the others ignore them: the prompt says the same in words.
+   */
+  complete(messages: ChatMessage[], constraints?: AnswerConstraints): Promise<Completion>;
+  /** Before any tuning: can it answer at all? Throws a one-line LlmConfigError. */
+  probe(): Promise<void>;
+  /** Frees what the model holds (memory, threads); it answers no more. */
+  close?(): Promise<void>;
+  /** The model's own token count of a text, once it can tell (a loaded local model). */
+  countTokens?(text: string): number | undefined;
 }
 
 export interface ChatModelOptions {
@@ -45,7 +66,7 @@ function textOf(raw: unknown): string {
   return typeof content === 'string' ? content : '';
 }
 
-export class ChatModel {
+export class ChatModel implements LanguageModel {
   readonly name: string;
   readonly config: ModelConfig;
   // Private fields: the client holds the key, and must not show up when this object is printed.
@@ -75,7 +96,7 @@ export class ChatModel {
     this.#sleep = options.sleep ?? sleep;
   }
 
-  /** One chat completion, retried per the retry policy; throws LlmCallError. */
+  /** One chat completion, retried per the retry policy; throws LlmCallError. Constraints are not sent. */
   async complete(messages: ChatMessage[]): Promise<Completion> {
     const body = {
       model: this.config.model,

@@ -1,8 +1,10 @@
-// models.json: the bucket of OpenAI-compatible models a COLT run may call, and the knobs of the
+// models.json: the bucket of models a COLT run may call (OpenAI-compatible endpoints, GGUF files
+// run in-process, and the built-in proposer as a member of its own), and the knobs of the
 // collaboration (budgets, λ, c, course alteration). One zod schema; `parseModelsConfig` is pure
 // and reports every problem at once by dot path; `loadModelsConfig` does the file I/O; API keys
 // come from the environment at start-up and live only inside an ApiKeys.
 import fs from 'node:fs';
+import path from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 
@@ -19,6 +21,9 @@ export const MODELS_DEFAULTS = {
   explorationC: 1.41,
   sizeBy: 'params',
   courseAlteration: { streak: 2, enabled: true },
+  /** Nominal size of a built-in member: below any LLM's, so that phi favours it. */
+  builtinParams: 1,
+  builtinPricePerMTok: 1e-6,
 } as const;
 
 /** A message that says "is required" when the value is missing, else `text`. */
@@ -63,7 +68,7 @@ const priceSchema = z.strictObject(
   { error: expected('expected an object { inputPerMTok, outputPerMTok } in USD per million tokens') },
 );
 
-const modelSchema = z.strictObject(
+const modelEntrySchema = z.strictObject(
   {
     name: z
       .string({ error: expected('expected a non-empty string') })
@@ -96,9 +101,25 @@ const modelSchema = z.strictObject(
     maxTokensParam: z
       .enum(['max_tokens', 'max_completion_tokens'], { error: 'expected "max_tokens" or "max_completion_tokens"' })
       .default(MODELS_DEFAULTS.maxTokensParam),
+    /**
+     * A GGUF model file run in-process by node-llama-cpp, instead of an endpoint. A relative path
+     * is relative to the folder of the models file.
+     */
+    gguf: z.string({ error: expected('expected the path of a .gguf file') }).trim().min(1, { error: 'expected the path of a .gguf file' }).optional(),
+    /** CPU threads of a gguf model; default: half the cores, at least 1 and at most 4. */
+    threads: integer(1, 256).optional(),
+    /** The built-in proposer as a member of the bucket: no LLM and no calls; params defaults to 1. */
+    builtin: z.literal(true, { error: 'expected true (or leave it out)' }).optional(),
   },
   { error: expected('expected an object') },
 );
+
+/** A built-in member needs no size of its own: it is the smallest. */
+const modelSchema = z.preprocess((raw) => {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const entry = raw as Record<string, unknown>;
+  return entry.builtin === true && entry.params === undefined ? { ...entry, params: MODELS_DEFAULTS.builtinParams } : raw;
+}, modelEntrySchema);
 
 const courseAlterationSchema = z.strictObject(
   {
@@ -126,6 +147,8 @@ const modelsConfigSchema = z
       explorationC: nonNegativeNumber().default(MODELS_DEFAULTS.explorationC),
       sizeBy: z.enum(['params', 'price'], { error: 'expected "params" or "price"' }).default(MODELS_DEFAULTS.sizeBy),
       courseAlteration: courseAlterationSchema.default({ ...MODELS_DEFAULTS.courseAlteration }),
+      /** The model that acts on the initial population; default: the largest. */
+      firstModel: z.string({ error: 'expected a model name' }).optional(),
     },
     { error: 'expected a JSON object with a "models" list' },
   )
@@ -138,7 +161,24 @@ const modelsConfigSchema = z
       } else {
         seen.set(m.name, i);
       }
-      if (m.baseURL === undefined && m.apiKeyEnv === undefined) {
+      const at = (key: string) => ['models', i, key];
+      if (m.builtin) {
+        for (const key of ['baseURL', 'apiKeyEnv', 'model', 'gguf', 'threads'] as const) {
+          if (m[key] !== undefined) ctx.addIssue({ code: 'custom', path: at(key), message: `a built-in member takes no ${key}` });
+        }
+        if (config.models.findIndex((other) => other.builtin) < i) {
+          ctx.addIssue({ code: 'custom', path: at('builtin'), message: 'only one member may be the built-in proposer' });
+        }
+        return;
+      }
+      if (m.gguf !== undefined) {
+        for (const key of ['baseURL', 'apiKeyEnv', 'model'] as const) {
+          if (m[key] !== undefined) ctx.addIssue({ code: 'custom', path: at(key), message: `a gguf model runs in-process: it takes no ${key}` });
+        }
+      } else if (m.threads !== undefined) {
+        ctx.addIssue({ code: 'custom', path: at('threads'), message: 'only a gguf model runs on local threads' });
+      }
+      if (m.gguf === undefined && m.baseURL === undefined && m.apiKeyEnv === undefined) {
         // Without a baseURL the openai client talks to OpenAI itself, which needs a key.
         ctx.addIssue({
           code: 'custom',
@@ -157,6 +197,9 @@ const modelsConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['models', i, 'price'], message: 'sizeBy is "price": expected a price above 0' });
       }
     });
+    if (config.firstModel !== undefined && !seen.has(config.firstModel)) {
+      ctx.addIssue({ code: 'custom', path: ['firstModel'], message: `"${config.firstModel}" is not among the models` });
+    }
   });
 
 type ParsedConfig = z.output<typeof modelsConfigSchema>;
@@ -188,8 +231,18 @@ function formatIssues(error: z.ZodError): string[] {
   return lines;
 }
 
-/** Checks a parsed models.json; throws a ConfigError listing every problem by dot path. */
-export function parseModelsConfig(json: unknown, source = 'models config'): ModelsConfig {
+/** How a member of the bucket answers: an endpoint, a GGUF file in-process, or the built-in proposer. */
+export type ModelKind = 'remote' | 'local' | 'builtin';
+
+export function modelKind(m: Pick<ModelConfig, 'gguf' | 'builtin'>): ModelKind {
+  return m.builtin ? 'builtin' : m.gguf !== undefined ? 'local' : 'remote';
+}
+
+/**
+ * Checks a parsed models.json; throws a ConfigError listing every problem by dot path. A
+ * relative gguf path is resolved against baseDir when one is given.
+ */
+export function parseModelsConfig(json: unknown, source = 'models config', baseDir?: string): ModelsConfig {
   const result = modelsConfigSchema.safeParse(json);
   if (!result.success) {
     const issues = formatIssues(result.error);
@@ -198,12 +251,16 @@ export function parseModelsConfig(json: unknown, source = 'models config'): Mode
   const config = result.data;
   return {
     ...config,
-    // The remote id defaults to the name.
-    models: config.models.map((m) => ({ ...m, model: m.model ?? m.name })),
+    models: config.models.map((m) => ({
+      ...m,
+      // The remote id defaults to the name.
+      model: m.model ?? m.name,
+      ...(m.gguf !== undefined && baseDir !== undefined ? { gguf: path.resolve(baseDir, m.gguf) } : {}),
+    })),
   };
 }
 
-/** Reads and checks a models.json file; every failure is a one-line ConfigError. */
+/** Reads and checks a models.json file; every failure is a one-line ConfigError. gguf paths are relative to its folder. */
 export function loadModelsConfig(file: string): ModelsConfig {
   let text: string;
   try {
@@ -219,7 +276,7 @@ export function loadModelsConfig(file: string): ModelsConfig {
   } catch (err) {
     throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
   }
-  return parseModelsConfig(json, file);
+  return parseModelsConfig(json, file, path.dirname(path.resolve(file)));
 }
 
 /**
@@ -277,11 +334,18 @@ export class ApiKeys {
   }
 }
 
-/** Each model's size for the model-aware UCT term: parameters, or input + output price per MTok. */
+/**
+ * Each model's size for the model-aware UCT term: parameters, or input + output price per MTok.
+ * A built-in member costs next to nothing either way.
+ */
 export function modelSizes(config: ModelsConfig): Record<string, number> {
   const sizes: Record<string, number> = {};
   for (const m of config.models) {
-    sizes[m.name] = config.sizeBy === 'price' && m.price ? m.price.inputPerMTok + m.price.outputPerMTok : m.params;
+    if (config.sizeBy === 'price') {
+      sizes[m.name] = m.builtin ? MODELS_DEFAULTS.builtinPricePerMTok : m.price ? m.price.inputPerMTok + m.price.outputPerMTok : m.params;
+    } else {
+      sizes[m.name] = m.params;
+    }
   }
   return sizes;
 }

@@ -1,13 +1,16 @@
-// The run's bucket of models: one ChatModel each, one shared LLM budget (calls and money), one
+// The run's bucket of models: one language model each (an endpoint, or a GGUF file in-process),
+// the built-in proposer where the bucket names it, one shared LLM budget (calls and money), one
 // response cache, and the per-model account (calls, tokens, money, errors, hit rate) that the
 // prompts show and the summary reports.
 import { performance } from 'node:perf_hooks';
 
-import { ChatModel, type ChatMessage, type ChatModelOptions } from './client';
-import { ApiKeys, largestModel, modelSizes, type ModelsConfig } from './config';
+import { ChatModel, type ChatMessage, type ChatModelOptions, type LanguageModel } from './client';
+import { ApiKeys, largestModel, modelKind, modelSizes, type ModelsConfig } from './config';
+import type { AnswerConstraints } from './constraints';
 import { LlmCallError, LlmConfigError, oneLine, scrub } from './errors';
 import { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
 import { ResponseCache } from './cache';
+import { LocalChatModel, type LocalModelOptions } from './local-model';
 
 export interface ModelPoolOptions {
   onEvent?: (event: LlmEvent) => void;
@@ -16,6 +19,8 @@ export interface ModelPoolOptions {
   /** Answers kept for repeated questions; 0 turns the cache off. */
   cacheSize?: number;
   chat?: ChatModelOptions;
+  /** For gguf models. */
+  local?: LocalModelOptions;
 }
 
 /** When and why the LLMs stopped. */
@@ -28,6 +33,7 @@ export interface BudgetSwitch {
 
 /** The LLM side of a run, for the summary. */
 export interface LlmSummary {
+  /** The LLMs of the bucket (a built-in member makes no calls and is not listed). */
   perModel: Record<string, LlmModelStats & { hitRate: number }>;
   totals: {
     calls: number;
@@ -58,9 +64,11 @@ export class ModelPool {
   readonly config: ModelsConfig;
   /** The largest model: labels the initial population and answers correction prompts. */
   readonly largest: string;
-  /** Model names, in models.json order. */
+  /** Model names, in models.json order, a built-in member included. */
   readonly names: readonly string[];
-  private readonly chats = new Map<string, ChatModel>();
+  /** The members that are LLMs: every name but a built-in member's. */
+  readonly llmNames: readonly string[];
+  private readonly chats = new Map<string, LanguageModel>();
   private readonly sizeOf: Record<string, number>;
   private readonly accounts = new Map<string, LlmModelStats>();
   private readonly recent = new Map<string, string[]>();
@@ -76,10 +84,13 @@ export class ModelPool {
   constructor(config: ModelsConfig, keys: ApiKeys, options: ModelPoolOptions = {}) {
     this.config = config;
     this.names = config.models.map((m) => m.name);
+    this.llmNames = config.models.filter((m) => modelKind(m) !== 'builtin').map((m) => m.name);
     this.largest = largestModel(config);
     this.sizeOf = modelSizes(config);
     for (const m of config.models) {
-      this.chats.set(m.name, new ChatModel(m, keys.get(m.name), options.chat));
+      const kind = modelKind(m);
+      if (kind === 'remote') this.chats.set(m.name, new ChatModel(m, keys.get(m.name), options.chat));
+      if (kind === 'local') this.chats.set(m.name, new LocalChatModel(m, options.local));
       this.accounts.set(m.name, emptyStats(this.sizeOf[m.name]));
       this.recent.set(m.name, []);
     }
@@ -94,11 +105,31 @@ export class ModelPool {
     return new ModelPool(config, ApiKeys.fromEnv(config, env), options);
   }
 
-  /** Probes every endpoint at once; one LlmConfigError naming each model that failed. */
+  /** Probes every endpoint and loads every local model, at once; one LlmConfigError naming each model that failed. */
   async probe(): Promise<void> {
     const results = await Promise.allSettled([...this.chats.values()].map((chat) => chat.probe()));
-    const problems = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    // One failure keeps its own error, and the reasons it gives.
+    if (failed.length === 1 && failed[0] instanceof LlmConfigError) throw failed[0];
+    const problems = failed.map((err) => err.message);
     if (problems.length > 0) throw new LlmConfigError(problems.join('; '), problems);
+  }
+
+  /** Frees what local models hold; the pool answers no more. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.chats.values()].map((chat) => chat.close?.()));
+  }
+
+  /** The model's own token counter, where it has one ready (a loaded local model). */
+  tokenCounter(model: string): ((text: string) => number) | undefined {
+    const chat = this.chats.get(model);
+    if (chat?.countTokens?.('') === undefined) return undefined;
+    return (text) => chat.countTokens?.(text) ?? estimateTokens(text);
+  }
+
+  /** Whether this member is the built-in proposer rather than an LLM. */
+  isBuiltin(model: string): boolean {
+    return this.names.includes(model) && !this.chats.has(model);
   }
 
   /** Model sizes (parameters, or price with sizeBy "price") by name. */
@@ -146,11 +177,12 @@ export class ModelPool {
   /**
    * Asks one model; the answer's text. A question this model has answered before comes from
    * the cache, free. Every call is an 'llm_call' event and lands in the model's account; a
-   * failed call throws LlmCallError. The caller checks the budget first (llmOff).
+   * failed call throws LlmCallError. The caller checks the budget first (llmOff). Constraints
+   * reach the models that can be held to them (local ones); the prompt says the same in words.
    */
-  async ask(model: string, messages: ChatMessage[], purpose: LlmPurpose): Promise<string> {
+  async ask(model: string, messages: ChatMessage[], purpose: LlmPurpose, constraints?: AnswerConstraints): Promise<string> {
     const chat = this.chats.get(model);
-    if (!chat) throw new RangeError(`no model "${model}" in the pool`);
+    if (!chat) throw new RangeError(`no LLM "${model}" in the pool`);
     const stats = this.account(model);
     const key = ResponseCache.key(model, messages);
     const hit = this.cache.get(key);
@@ -177,7 +209,7 @@ export class ModelPool {
     if (purpose === 'correct') stats.corrections += 1;
     const started = this.clock();
     try {
-      const completion = await chat.complete(messages);
+      const completion = await chat.complete(messages, constraints);
       const latencyMs = this.clock() - started;
       const estimated = completion.usage === undefined;
       const promptTokens = completion.usage?.promptTokens ?? estimateTokens(messages.map((m) => m.content).join('\n'));
@@ -303,7 +335,7 @@ export class ModelPool {
     const totals = { calls: 0, cacheHits: 0, errors: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
     let served = 0;
     let servedBySmall = 0;
-    for (const name of this.names) {
+    for (const name of this.llmNames) {
       const s = this.account(name);
       perModel[name] = { ...s, hitRate: hitRate(s) };
       totals.calls += s.calls;

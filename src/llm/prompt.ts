@@ -14,6 +14,8 @@ export interface ModelLine {
   calls: number;
   errors: number;
   hitRate: number;
+  /** The built-in proposer: no LLM, free. */
+  builtin?: boolean;
 }
 
 export interface PromptInput {
@@ -26,13 +28,15 @@ export interface PromptInput {
   recentErrors: string[];
   contextTokens: number;
   maxOutputTokens: number;
+  /** The model's own token count of a text, where it can tell (a local model); else an estimate is used. */
+  countTokens?: (text: string) => number;
 }
 
 export interface Prompt {
   messages: ChatMessage[];
   /** The context left out to fit, in the order it was dropped. */
   dropped: string[];
-  /** The estimate that had to fit. */
+  /** The count (or, without countTokens, the estimate) that had to fit. */
   tokens: number;
 }
 
@@ -167,7 +171,8 @@ function modelsSection(input: PromptInput): string {
   const lines = ['## Models (next_model must be one of these names)', 'name | size | calls | errors | hit rate'];
   for (const m of input.models) {
     const you = m.name === input.model ? ' (you)' : '';
-    lines.push(`${m.name}${you} | ${fmtSize(m.size, input.sizeBy)} | ${m.calls} | ${m.errors} | ${Math.round(m.hitRate * 100)}%`);
+    const size = m.builtin ? 'built-in proposer, no LLM, free' : fmtSize(m.size, input.sizeBy);
+    lines.push(`${m.name}${you} | ${size} | ${m.calls} | ${m.errors} | ${Math.round(m.hitRate * 100)}%`);
   }
   lines.push('Hit rate: share of a model\'s turns whose schedule scored above its parent.');
   return lines.join('\n');
@@ -224,7 +229,11 @@ function contextSections(input: PromptInput, detail: Detail, current: string): s
   return sections;
 }
 
-function tokensOf(messages: ChatMessage[]): number {
+/** What a chat template adds around each message, in tokens (ChatML: 4 or 5). */
+const TEMPLATE_TOKENS_PER_MESSAGE = 8;
+
+function tokensOf(messages: ChatMessage[], countTokens?: (text: string) => number): number {
+  if (countTokens) return messages.reduce((n, m) => n + countTokens(m.content) + TEMPLATE_TOKENS_PER_MESSAGE, 0);
   return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / CHARS_PER_TOKEN);
 }
 
@@ -235,13 +244,13 @@ function fit(input: PromptInput, build: (detail: Detail) => ChatMessage[]): Prom
   let messages = build(detail);
   const dropped: string[] = [];
   for (const [name, reduce] of REDUCTIONS) {
-    if (tokensOf(messages) <= limit) break;
+    if (tokensOf(messages, input.countTokens) <= limit) break;
     detail = reduce(detail);
     dropped.push(name);
     messages = build(detail);
   }
   // Past the last reduction it goes out as it is: the endpoint's own limit is the last word.
-  return { messages, dropped, tokens: tokensOf(messages) };
+  return { messages, dropped, tokens: tokensOf(messages, input.countTokens) };
 }
 
 const ANSWER_REMINDER = 'Answer with the JSON object only: {"transformations": [...], "next_model": "..."}';

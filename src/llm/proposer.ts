@@ -4,9 +4,10 @@
 // still counts); once the shared LLM budget is spent, the built-in proposer takes every turn.
 import type { CorrectionRequest, Proposal, ProposalContext, Proposer } from '../search/types';
 import type { ChatMessage } from './client';
+import { answerConstraints, CONSTRAINT_LIMITS } from './constraints';
 import { LlmCallError } from './errors';
 import { hitRate, type LlmPurpose } from './events';
-import { parseAnswer, type ParseLimits } from './parse';
+import { PARSE_LIMITS, parseAnswer, type ParseLimits } from './parse';
 import type { ModelPool } from './pool';
 import { buildCorrectionPrompt, buildProposalPrompt, type PromptInput } from './prompt';
 
@@ -80,14 +81,17 @@ export class LlmProposer implements Proposer {
     purpose: LlmPurpose,
     ctx: ProposalContext,
   ): Promise<Pick<Proposal, 'transformations' | 'nextModel'> | undefined> {
+    const models = this.models(ctx);
+    // What a model held to a grammar may answer: fewer steps than the parser would take.
+    const maxTransformations = Math.min(this.parseLimits?.maxTransformations ?? PARSE_LIMITS.maxTransformations, CONSTRAINT_LIMITS.maxTransformations);
+    const constraints = answerConstraints(ctx, models, { maxTransformations });
     let text: string;
     try {
-      text = await this.pool.ask(this.name, messages, purpose);
+      text = await this.pool.ask(this.name, messages, purpose, constraints);
     } catch (err) {
       if (err instanceof LlmCallError) return undefined;
       throw err;
     }
-    const models = this.models(ctx);
     const parsed = parseAnswer({ text, mutators: ctx.mutators, decisions: ctx.node.decisions, models, limits: this.parseLimits });
     // An answer that named no usable model hands over to the one with the best record.
     const nextModel = parsed.nextModel ?? (parsed.json ? this.pool.bestHitRateModel() : undefined);
@@ -113,12 +117,14 @@ export class LlmProposer implements Proposer {
       model: this.name,
       models: this.models(ctx).map((name) => {
         const s = this.pool.stats(name);
-        return { name, size: s.size, calls: s.calls + s.cacheHits, errors: s.errors, hitRate: hitRate(s) };
+        const line = { name, size: s.size, calls: s.calls + s.cacheHits, errors: s.errors, hitRate: hitRate(s) };
+        return this.pool.isBuiltin(name) ? { ...line, builtin: true } : line;
       }),
       sizeBy: this.pool.config.sizeBy,
       recentErrors: this.pool.recentErrors(this.name),
       contextTokens: config.contextTokens,
       maxOutputTokens: config.maxOutputTokens,
+      countTokens: this.pool.tokenCounter(this.name),
     };
   }
 

@@ -1,20 +1,42 @@
-// Wiring a pool into a search: one LlmProposer per model over a shared built-in fallback, and
-// the search options COLT needs (the largest model labels the initial population and corrects
-// the small ones, the model-aware UCT term from sizes and λ, the exploration constant).
+// Wiring a pool into a search: one LlmProposer per LLM over a shared built-in fallback (which
+// also takes the turns of a built-in member), and the search options COLT needs (the first
+// model labels the initial population, the largest corrects the small ones, the model-aware UCT
+// term from sizes and λ, the exploration constant).
 import { BuiltinProposer } from '../search/builtin-proposer';
 import type { SearchOptions } from '../search/options';
 import { modelBiasFromSizes } from '../search/policy';
-import type { Proposer } from '../search/types';
-import { loadModelsConfig } from './config';
+import type { Proposal, ProposalContext, Proposer } from '../search/types';
+import { loadModelsConfig, type ModelsConfig } from './config';
 import { ModelPool, type ModelPoolOptions } from './pool';
 import { LlmProposer, type LlmProposerOptions } from './proposer';
 
 export interface LlmSearchWiring {
   /** By model name: the search's proposers. */
-  proposers: Record<string, LlmProposer>;
+  proposers: Record<string, Proposer>;
   /** To spread into the SearchOptions. */
   searchOptions: Required<Pick<SearchOptions, 'defaultModel' | 'modelBias' | 'explorationC'>> &
     Pick<SearchOptions, 'courseAlteration'>;
+}
+
+/**
+ * The built-in proposer as a member of the bucket: it makes no calls, but its turns count
+ * towards its hit rate, which the LLMs' prompts show.
+ */
+class BuiltinMember implements Proposer {
+  constructor(
+    private readonly pool: ModelPool,
+    readonly name: string,
+    private readonly inner: Proposer,
+  ) {}
+
+  propose(ctx: ProposalContext): Promise<Proposal> {
+    return this.inner.propose(ctx);
+  }
+
+  feedback(proposal: Proposal, improved: boolean): void {
+    this.pool.noteOutcome(this.name, improved);
+    this.inner.feedback?.(proposal, improved);
+  }
 }
 
 /** The proposers and search options for a COLT run over `pool`. */
@@ -23,15 +45,17 @@ export function llmSearchWiring(
   options: { fallback?: Proposer; parseLimits?: LlmProposerOptions['parseLimits'] } = {},
 ): LlmSearchWiring {
   const fallback = options.fallback ?? new BuiltinProposer();
-  const proposers: Record<string, LlmProposer> = {};
+  const proposers: Record<string, Proposer> = {};
   for (const name of pool.names) {
-    proposers[name] = new LlmProposer(pool, name, { fallback, parseLimits: options.parseLimits });
+    proposers[name] = pool.isBuiltin(name)
+      ? new BuiltinMember(pool, name, fallback)
+      : new LlmProposer(pool, name, { fallback, parseLimits: options.parseLimits });
   }
-  const { lambda, explorationC, courseAlteration } = pool.config;
+  const { lambda, explorationC, courseAlteration, firstModel } = pool.config;
   return {
     proposers,
     searchOptions: {
-      defaultModel: pool.largest,
+      defaultModel: firstModel ?? pool.largest,
       modelBias: modelBiasFromSizes(pool.sizes(), lambda),
       explorationC,
       ...(courseAlteration.enabled ? { courseAlteration: { streak: courseAlteration.streak, model: pool.largest } } : {}),
@@ -40,15 +64,28 @@ export function llmSearchWiring(
 }
 
 /**
- * Start-up for `--models FILE`: reads and checks the file, reads the keys from the environment,
- * and probes every endpoint. Throws ConfigError (LlmConfigError for the probe), one line each.
+ * Start-up for `--models FILE`: reads and checks the file (overrides, e.g. an llmBudget from the
+ * command line, win over it), reads the keys from the environment, probes every endpoint and
+ * loads every local model. Throws ConfigError (LlmConfigError for the probe), one line each.
  */
 export async function openModelPool(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
   options: ModelPoolOptions = {},
+  overrides: Partial<Pick<ModelsConfig, 'llmBudget'>> = {},
 ): Promise<ModelPool> {
-  const pool = ModelPool.fromConfig(loadModelsConfig(file), env, options);
-  await pool.probe();
+  const config = loadModelsConfig(file);
+  return openPool(overrides.llmBudget === undefined ? config : { ...config, llmBudget: overrides.llmBudget }, env, options);
+}
+
+/** A pool over a checked config, probed; a pool that failed its probe is closed before the error leaves. */
+export async function openPool(config: ModelsConfig, env: NodeJS.ProcessEnv = process.env, options: ModelPoolOptions = {}): Promise<ModelPool> {
+  const pool = ModelPool.fromConfig(config, env, options);
+  try {
+    await pool.probe();
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
   return pool;
 }

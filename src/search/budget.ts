@@ -8,15 +8,21 @@
 export type StopReason = 'trials' | 'time' | 'exhausted' | 'cancelled';
 
 export class Budget {
-  private used = 0;
+  private used: number;
 
-  /** clock returns milliseconds; the time budget counts from startMs. */
+  /**
+   * clock returns milliseconds; the time budget counts from startMs. alreadyUsed: trials spent
+   * before this budget started (by the run a resumed run continues).
+   */
   constructor(
     readonly maxTrials: number,
     private readonly clock: () => number,
     private readonly startMs: number,
     readonly timeBudgetSec?: number,
-  ) {}
+    alreadyUsed = 0,
+  ) {
+    this.used = alreadyUsed;
+  }
 
   get trialsUsed(): number {
     return this.used;

@@ -64,6 +64,22 @@ export class BuiltinProposer implements Proposer {
     }
   }
 
+  snapshot(): Record<string, MutatorStats> {
+    return Object.fromEntries([...this.stats].map(([name, s]) => [name, { ...s }]));
+  }
+
+  restore(state: unknown): void {
+    if (typeof state !== 'object' || state === null) return;
+    this.stats.clear();
+    for (const [name, s] of Object.entries(state as Record<string, Partial<MutatorStats>>)) {
+      const tries = Number(s?.tries);
+      const successes = Number(s?.successes);
+      if (Number.isInteger(tries) && Number.isInteger(successes) && tries >= 0 && successes >= 0) {
+        this.stats.set(name, { tries, successes });
+      }
+    }
+  }
+
   /**
    * Sampling weights, one per mutator, summing to 1 (all 0 when no mutator has a positive
    * probability): the default probability times the Laplace-smoothed success rate

@@ -1,7 +1,17 @@
 // The search core's public API. Adapters (bridge client, LLM proposers, CLI, reporters) import
 // from here, not from the individual files.
 export * from './types';
-export { Search, type SearchDeps, type SearchEvent, type SearchResult, type ModelStats, type MeasurementRecord } from './search';
+export {
+  MAX_STALLED_BATCHES,
+  MeasurementStalledError,
+  Search,
+  type MeasurementRecord,
+  type ModelStats,
+  type SearchDeps,
+  type SearchEvent,
+  type SearchResult,
+  type SearchSnapshot,
+} from './search';
 export {
   resolveSearchOptions,
   SEARCH_DEFAULTS,
@@ -32,4 +42,4 @@ export {
   type TreePolicy,
 } from './policy';
 export { Rng, weightedIndex } from './rng';
-export { meanValue, Tree, type MeasuredState, type TreeNode } from './tree';
+export { meanValue, Tree, type MeasuredState, type NodeSnapshot, type TreeNode, type TreeSnapshot } from './tree';

@@ -31,6 +31,14 @@ export interface SearchOptions {
   modelBias?: ModelBias;
   /** COLT's course alteration; off by default. */
   courseAlteration?: CourseAlterationOptions;
+  /**
+   * Measurement batches out at once. 1 (the default) alternates expanding and measuring; more
+   * keeps devices busy (e.g. several RPC devices) while the search expands for the next batch,
+   * whose picks then go without the results still out.
+   */
+  maxBatchesInFlight?: number;
+  /** Times a schedule's trial may be lost with its device before it is no longer picked. */
+  maxDeviceLosses?: number;
 }
 
 export interface CourseAlterationOptions {
@@ -48,6 +56,8 @@ export const SEARCH_DEFAULTS = {
   maxFailures: 5,
   seed: 0,
   defaultModel: 'builtin',
+  maxBatchesInFlight: 1,
+  maxDeviceLosses: 2,
 } as const;
 
 export type ResolvedSearchOptions = Required<
@@ -81,6 +91,8 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
     seed: options.seed ?? SEARCH_DEFAULTS.seed,
     defaultModel: options.defaultModel ?? SEARCH_DEFAULTS.defaultModel,
     modelBias: options.modelBias,
+    maxBatchesInFlight: options.maxBatchesInFlight ?? SEARCH_DEFAULTS.maxBatchesInFlight,
+    maxDeviceLosses: options.maxDeviceLosses ?? SEARCH_DEFAULTS.maxDeviceLosses,
   };
   if (options.courseAlteration) {
     resolved.courseAlteration = {
@@ -102,6 +114,8 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
   int('maxChildren', 1);
   int('expansionsPerRound', 0);
   int('maxFailures', 1);
+  int('maxBatchesInFlight', 1);
+  int('maxDeviceLosses', 1);
   if (!Number.isSafeInteger(resolved.seed)) issues.push(`seed: must be a safe integer, got ${resolved.seed}`);
   if (!(Number.isFinite(resolved.explorationC) && resolved.explorationC >= 0)) {
     issues.push(`explorationC: must be a finite number >= 0, got ${resolved.explorationC}`);

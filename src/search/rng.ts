@@ -89,6 +89,16 @@ export class Rng {
     return weightedIndex(weights, this.next());
   }
 
+  /** The stream's position, for a checkpoint: load() it into any Rng to continue from here. */
+  save(): number {
+    return this.state;
+  }
+
+  load(state: number): void {
+    if (!Number.isInteger(state) || state < 0 || state > 0xffffffff) throw new RangeError(`not an Rng state: ${state}`);
+    this.state = state >>> 0;
+  }
+
   /**
    * An independent stream derived from this one's current state and the salt. It does not
    * advance this stream, so giving each purpose its own fork keeps one purpose's draws from

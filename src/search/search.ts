@@ -2,17 +2,21 @@
 // policy picks a node, the proposer named by the node's model label proposes, the space
 // applies and the cost model scores), then measures the most promising unmeasured schedules
 // on hardware. With course alteration on, a streak of regressions by small models hands the
-// latest one to the largest model for a second opinion. The core only talks to a ScheduleSpace
-// and Proposers, and reads time from an injected clock.
+// latest one to the largest model for a second opinion. With several batches allowed in
+// flight, the next expansion phase runs while a batch is out on the devices. The core only
+// talks to a ScheduleSpace and Proposers, and reads time from an injected clock; its state
+// goes in and out as plain data (snapshot / restore), for checkpoints kept by the caller.
 import { Budget, type StopReason } from './budget';
 import { resolveSearchOptions, SearchOptionsError, type ResolvedSearchOptions, type SearchOptions } from './options';
 import { selectLeaf, type TreePolicy } from './policy';
 import { Rng } from './rng';
-import { Tree, type TreeNode } from './tree';
+import { Tree, type TreeNode, type TreeSnapshot } from './tree';
 import type {
   ApplyErrorCode,
   Candidate,
+  CommittedTrial,
   MeasureErrorCode,
+  MeasureOutcome,
   Proposal,
   ProposalContext,
   Proposer,
@@ -21,13 +25,14 @@ import type {
 } from './types';
 
 export type SearchEvent =
-  | { type: 'start'; maxTrials: number; initialPopulation: number }
+  /** resumed: what a restored search took over (trials the database already holds, schedules in the tree). */
+  | { type: 'start'; maxTrials: number; initialPopulation: number; resumed?: { trialsUsed: number; schedules: number } }
   /**
    * Schedules added as the root's children: the initial population, or a refill when too few
    * unmeasured schedules were left to fill a measurement batch. failures: samples asked for
-   * that did not arrive or were already in the tree.
+   * that did not arrive or were already in the tree. seeded: of the count, warm-start seeds.
    */
-  | { type: 'population'; count: number; failures?: number; refill: boolean }
+  | { type: 'population'; count: number; failures?: number; refill: boolean; seeded?: number }
   /**
    * One expansion attempt by `model` on node parentId. On success nodeId is the new child and
    * nextModel its label; on failure code is the space's reason, duplicate marks a schedule
@@ -44,14 +49,18 @@ export type SearchEvent =
       duplicate?: boolean;
       emptyProposal?: boolean;
     }
-  /** One measurement batch has landed; round counts batches from 1. */
+  /**
+   * One measurement batch has landed; round counts batches from 1. batch: its trials; lost:
+   * schedules whose device was lost under them (not trials: they may be measured again).
+   */
   | {
       type: 'measure';
       round: number;
       trialsUsed: number;
       maxTrials: number;
       bestLatencySec?: number;
-      batch: Array<{ nodeId: number; shash: string; latencySec?: number; error?: MeasureErrorCode }>;
+      batch: Array<{ nodeId: number; shash: string; latencySec?: number; error?: MeasureErrorCode; device?: string }>;
+      lost?: Array<{ nodeId: number; shash: string; device?: string; message: string }>;
     }
   /**
    * Course alteration: the streak-th consecutive small-model regression (child smallNodeId,
@@ -93,6 +102,48 @@ export interface MeasurementRecord {
   traceJson: string;
   latencySec?: number;
   error?: string;
+  /** The RPC device that ran it (host:port). */
+  device?: string;
+}
+
+/** Everything a search needs to carry on where it was, as plain JSON data. */
+export interface SearchSnapshot {
+  version: 1;
+  tree: TreeSnapshot;
+  /** Whether the initial population was sampled. */
+  populated: boolean;
+  rounds: number;
+  trialsUsed: number;
+  measurements: MeasurementRecord[];
+  perModel: Record<string, ModelStats>;
+  recentExpanders: string[];
+  streak: number;
+  regressions: Regression[];
+  escalations: { asked: number; replaced: number };
+  rng: { propose: number; apply: number; sample: number; measure: number };
+  /** Proposers' own state, by model label, for those that keep one. */
+  proposers: Record<string, unknown>;
+}
+
+/** Batches in a row in which every trial's device was lost, before the search gives up. */
+export const MAX_STALLED_BATCHES = 3;
+
+/** No device measured anything for several batches in a row: the devices are gone. */
+export class MeasurementStalledError extends Error {
+  constructor(
+    readonly batches: number,
+    readonly lastMessage: string,
+  ) {
+    super(`no trial could be run in ${batches} batches in a row: every device was lost (${lastMessage})`);
+    this.name = 'MeasurementStalledError';
+  }
+}
+
+/** A batch out on the devices. */
+interface InFlight {
+  nodes: TreeNode[];
+  outcomes: Promise<MeasureOutcome[]>;
+  launchedAt: number;
 }
 
 export interface SearchResult {
@@ -154,7 +205,7 @@ export class Search {
   private readonly proposers: Map<string, Proposer>;
   private readonly clock: () => number;
   private readonly policy: TreePolicy;
-  private readonly tree: Tree;
+  private tree: Tree;
   // Separate streams, so that e.g. a proposer drawing more numbers does not change which
   // schedules the measurement phase picks at random.
   private readonly proposalRng: Rng;
@@ -178,7 +229,15 @@ export class Search {
   /** Consecutive small-model regressions, and the last few of them. */
   private streak = 0;
   private regressions: Regression[] = [];
-  private readonly escalations = { asked: 0, replaced: 0 };
+  private escalations = { asked: 0, replaced: 0 };
+  private populated = false;
+  private inFlight: InFlight[] = [];
+  /** When the last batch landed: measuring time is the union of the batches' time out. */
+  private lastLandedAt = -Infinity;
+  private stalledBatches = 0;
+  /** What restore() handed over, applied when run() starts. */
+  private restoring: { snapshot?: SearchSnapshot; committed: CommittedTrial[] } | undefined;
+  private seeds: Candidate[] = [];
 
   constructor(options: SearchOptions, deps: SearchDeps) {
     this.options = resolveSearchOptions(options);
@@ -219,6 +278,57 @@ export class Search {
   }
 
   /**
+   * Hands over a checkpoint and what the database holds, before run(): the search carries on
+   * from the snapshot (when there is one), with the database as the record of truth. Every
+   * committed trial counts against the budget, its schedule is never measured again, and a
+   * schedule the snapshot saw measured but the database does not hold is measured again.
+   */
+  restore(snapshot: SearchSnapshot | undefined, committed: CommittedTrial[]): void {
+    if (this.started) throw new Error('restore() comes before run()');
+    if (snapshot && snapshot.version !== 1) throw new Error(`unknown search snapshot version ${String(snapshot.version)}`);
+    this.restoring = { snapshot, committed };
+  }
+
+  /** Schedules (e.g. another run's best) that join the initial population, before run(). */
+  seedPopulation(candidates: Candidate[]): void {
+    if (this.started) throw new Error('seedPopulation() comes before run()');
+    this.seeds = [...candidates];
+  }
+
+  /**
+   * The search's state as plain data. Between steps only: from an event handler, or when no
+   * run is in progress. Batches still out are in it as pending; restore() measures them again
+   * unless the database has them.
+   */
+  snapshot(): SearchSnapshot {
+    const proposers: Record<string, unknown> = {};
+    for (const [name, p] of this.proposers) {
+      const state = p.snapshot?.();
+      if (state !== undefined) proposers[name] = state;
+    }
+    return {
+      version: 1,
+      tree: this.tree.snapshot(),
+      populated: this.populated,
+      rounds: this.rounds,
+      trialsUsed: this.budget ? this.budget.trialsUsed : 0,
+      measurements: this.measurements.map((m) => ({ ...m })),
+      perModel: JSON.parse(JSON.stringify(this.perModel)) as Record<string, ModelStats>,
+      recentExpanders: [...this.recentExpanders],
+      streak: this.streak,
+      regressions: JSON.parse(JSON.stringify(this.regressions)) as Regression[],
+      escalations: { ...this.escalations },
+      rng: {
+        propose: this.proposalRng.save(),
+        apply: this.applyRng.save(),
+        sample: this.sampleRng.save(),
+        measure: this.measureRng.save(),
+      },
+      proposers,
+    };
+  }
+
+  /**
    * Runs the search to the end of its budget. An exception from the space or a proposer ends
    * the search and propagates; no event follows it.
    */
@@ -227,24 +337,144 @@ export class Search {
     this.started = true;
     if (onEvent) this.emit = onEvent;
     const startMs = this.clock();
-    this.budget = new Budget(this.options.maxTrials, this.clock, startMs, this.options.timeBudgetSec);
-    this.emit({ type: 'start', maxTrials: this.options.maxTrials, initialPopulation: this.options.initialPopulation });
+    const restoring = this.restoring;
+    this.restoring = undefined;
+    const unscoredCommitted = restoring ? this.applyRestore(restoring.snapshot, restoring.committed) : [];
+    this.budget = new Budget(
+      this.options.maxTrials,
+      this.clock,
+      startMs,
+      this.options.timeBudgetSec,
+      restoring ? restoring.committed.length : 0,
+    );
+    this.emit({
+      type: 'start',
+      maxTrials: this.options.maxTrials,
+      initialPopulation: this.options.initialPopulation,
+      ...(restoring ? { resumed: { trialsUsed: this.budget.trialsUsed, schedules: this.tree.size } } : {}),
+    });
+    if (unscoredCommitted.length > 0) {
+      const scores = await this.predict(unscoredCommitted.map(traceOf));
+      unscoredCommitted.forEach((n, i) => (n.predictedScore = scores[i]));
+    }
 
     let reason = this.stopReason();
-    if (!reason) {
+    if (!reason && !this.populated) {
       await this.populate(this.options.initialPopulation, this.options.seed, false);
       reason = this.stopReason();
     }
     while (!reason) {
-      await this.expansionPhase();
+      if (this.canLaunch()) {
+        await this.expansionPhase();
+        reason = this.stopReason();
+        if (reason) break;
+        const launched = await this.launchBatch();
+        if (!launched && this.inFlight.length === 0) {
+          reason = 'exhausted';
+          break;
+        }
+        // Room for another batch: expand for it while this one is out.
+        if (launched && this.canLaunch()) continue;
+      }
+      if (this.inFlight.length > 0) await this.landBatch();
       reason = this.stopReason();
-      if (reason) break;
-      if (!(await this.measurementPhase())) reason = 'exhausted';
-      else reason = this.stopReason();
     }
+    // Batches still out finish first: their trials are spent and their records committed.
+    while (this.inFlight.length > 0) await this.landBatch();
 
     this.emit({ type: 'done', reason });
     return this.result(reason, startMs);
+  }
+
+  /**
+   * Takes over a snapshot and the database's trials. Returns the nodes added for committed
+   * trials the snapshot did not know, which still need a cost-model score.
+   */
+  private applyRestore(snapshot: SearchSnapshot | undefined, committed: CommittedTrial[]): TreeNode[] {
+    if (snapshot) {
+      this.tree = Tree.restore(snapshot.tree);
+      this.populated = snapshot.populated;
+      this.rounds = snapshot.rounds;
+      this.recentExpanders.splice(0, this.recentExpanders.length, ...snapshot.recentExpanders);
+      this.streak = snapshot.streak;
+      this.regressions = snapshot.regressions.map((r) => ({ ...r }));
+      this.escalations = { ...snapshot.escalations };
+      for (const [model, stats] of Object.entries(snapshot.perModel)) {
+        if (this.perModel[model]) this.perModel[model] = { ...stats };
+      }
+      this.proposalRng.load(snapshot.rng.propose);
+      this.applyRng.load(snapshot.rng.apply);
+      this.sampleRng.load(snapshot.rng.sample);
+      this.measureRng.load(snapshot.rng.measure);
+      for (const [name, state] of Object.entries(snapshot.proposers)) this.proposers.get(name)?.restore?.(state);
+    }
+
+    // The database is the record of truth for what was measured.
+    const inDb = new Map<string, CommittedTrial>();
+    for (const trial of committed) if (trial.candidate) inDb.set(trial.candidate.shash, trial);
+    for (const node of this.tree.schedules()) {
+      const m = node.measured;
+      const retired = m.status === 'error' && m.code === 'DEVICE_LOST';
+      if (!inDb.has((node.candidate as Candidate).shash) && m.status !== 'unmeasured' && !retired) {
+        // Out when the run stopped, or measured but never committed: measure it again.
+        node.measured = { status: 'unmeasured' };
+      }
+    }
+
+    const added: TreeNode[] = [];
+    const wasOk = new Set<TreeNode>();
+    for (const [shash, trial] of inDb) {
+      let node = this.tree.byShash(shash);
+      if (!node) {
+        node = this.tree.addChild(this.tree.root, trial.candidate as Candidate, this.options.defaultModel) as TreeNode;
+        added.push(node);
+      }
+      if (node.measured.status === 'ok') wasOk.add(node);
+      const latency = trial.latencySec;
+      if (latency !== undefined && Number.isFinite(latency) && latency > 0) {
+        node.measured = { status: 'ok', latencySec: latency };
+      } else if (node.measured.status !== 'error') {
+        // The database keeps no reason for a failure.
+        node.measured = { status: 'error', code: 'RUN_FAILED' };
+      }
+    }
+
+    // Trials in the order the snapshot saw them, then the ones it missed, in database order.
+    const recordOf = (node: TreeNode, device?: string): MeasurementRecord => {
+      const c = node.candidate as Candidate;
+      const m = node.measured;
+      return {
+        nodeId: node.id,
+        shash: c.shash,
+        traceJson: c.traceJson,
+        ...(m.status === 'ok' ? { latencySec: m.latencySec } : { error: m.status === 'error' ? m.code : 'RUN_FAILED' }),
+        ...(device ? { device } : {}),
+      };
+    };
+    const listed = new Set<string>();
+    for (const m of snapshot?.measurements ?? []) {
+      const node = inDb.has(m.shash) ? this.tree.byShash(m.shash) : undefined;
+      if (!node || listed.has(m.shash)) continue;
+      listed.add(m.shash);
+      this.measurements.push(recordOf(node, m.device));
+    }
+    for (const shash of inDb.keys()) {
+      if (listed.has(shash)) continue;
+      listed.add(shash);
+      this.measurements.push(recordOf(this.tree.byShash(shash) as TreeNode));
+    }
+    for (const m of this.measurements) {
+      if (m.latencySec !== undefined && m.latencySec < this.bestLatency) {
+        this.bestLatency = m.latencySec;
+        this.best = this.tree.byShash(m.shash);
+      }
+    }
+    // Measured speedups the snapshot had not backed up yet (a batch that landed after it).
+    for (const m of this.measurements) {
+      const node = this.tree.byShash(m.shash) as TreeNode;
+      if (m.latencySec !== undefined && !wasOk.has(node)) this.tree.backup(node, this.bestLatency / m.latencySec);
+    }
+    return added;
   }
 
   private stopReason(): StopReason | undefined {
@@ -254,8 +484,16 @@ export class Search {
 
   /** Samples from the design space and adds the new schedules, scored, under the root. */
   private async populate(count: number, seed: number, refill: boolean): Promise<TreeNode[]> {
-    const sampled = await this.space.sampleInitial(count, seed);
     const added: TreeNode[] = [];
+    // Warm-start seeds join the initial population in place of as many samples.
+    const seeds = refill ? [] : this.seeds.splice(0, count);
+    for (const candidate of seeds) {
+      const node = this.tree.addChild(this.tree.root, candidate, this.options.defaultModel);
+      if (node) added.push(node);
+    }
+    const seeded = added.length;
+    const toSample = count - seeds.length;
+    const sampled = toSample > 0 ? await this.space.sampleInitial(toSample, seed) : [];
     for (const candidate of sampled) {
       const node = this.tree.addChild(this.tree.root, candidate, this.options.defaultModel);
       if (node) added.push(node);
@@ -264,8 +502,15 @@ export class Search {
       const scores = await this.predict(added.map((n) => traceOf(n)));
       added.forEach((n, i) => (n.predictedScore = scores[i]));
     }
+    if (!refill) this.populated = true;
     const failures = count - added.length;
-    this.emit({ type: 'population', count: added.length, ...(failures > 0 ? { failures } : {}), refill });
+    this.emit({
+      type: 'population',
+      count: added.length,
+      ...(failures > 0 ? { failures } : {}),
+      refill,
+      ...(seeded > 0 ? { seeded } : {}),
+    });
     return added;
   }
 
@@ -426,12 +671,24 @@ export class Search {
     this.emit({ ...base, largeScore, replaced: true, nodeId: node.id, nextModel });
   }
 
+  /** Trials out on the devices. */
+  private pendingTrials(): number {
+    return this.inFlight.reduce((n, b) => n + b.nodes.length, 0);
+  }
+
+  /** Whether another batch may go out: a free slot, and budget not spent or promised. */
+  private canLaunch(): boolean {
+    return (
+      this.inFlight.length < this.options.maxBatchesInFlight && this.budget.remainingTrials - this.pendingTrials() > 0
+    );
+  }
+
   /**
-   * Measures one batch. Returns false when there was nothing left to measure: no unmeasured
+   * Sends one batch out. Returns false when there was nothing left to measure: no unmeasured
    * schedule in the tree and none new from the design space.
    */
-  private async measurementPhase(): Promise<boolean> {
-    const need = Math.min(this.options.trialsPerIter, this.budget.remainingTrials);
+  private async launchBatch(): Promise<boolean> {
+    const need = Math.min(this.options.trialsPerIter, this.budget.remainingTrials - this.pendingTrials());
     let candidates = this.unmeasured();
     if (candidates.length < need) {
       await this.populate(need, this.sampleRng.nextUint32(), true);
@@ -447,17 +704,48 @@ export class Search {
 
     const batch = this.pickForMeasurement(candidates, need);
     for (const node of batch) node.measured = { status: 'pending' };
-    const outcomes = await this.timed('measure', () => this.space.measure(batch.map(traceOf)));
+    const launchedAt = this.clock();
+    const outcomes = this.space.measure(batch.map(traceOf));
+    // Awaited when the batch lands; until then a failure must not count as unhandled.
+    outcomes.catch(() => undefined);
+    this.inFlight.push({ nodes: batch, outcomes, launchedAt });
+    return true;
+  }
+
+  /** Waits for the oldest batch out, and takes in its results. */
+  private async landBatch(): Promise<void> {
+    const flight = this.inFlight[0];
+    let outcomes: MeasureOutcome[];
+    try {
+      outcomes = await flight.outcomes;
+    } finally {
+      this.inFlight.shift();
+      const landedAt = this.clock();
+      this.measureMs += Math.max(0, landedAt - Math.max(flight.launchedAt, this.lastLandedAt));
+      this.lastLandedAt = landedAt;
+    }
+    const batch = flight.nodes;
     if (outcomes.length !== batch.length) {
       throw new Error(`measure returned ${outcomes.length} results for ${batch.length} traces`);
     }
 
     this.rounds += 1;
-    this.budget.consume(batch.length);
     const report: Extract<SearchEvent, { type: 'measure' }>['batch'] = [];
+    const lost: NonNullable<Extract<SearchEvent, { type: 'measure' }>['lost']> = [];
+    const trials: TreeNode[] = [];
     batch.forEach((node, i) => {
       const outcome = outcomes[i];
       const candidate = node.candidate as Candidate;
+      const device = outcome.device ? { device: outcome.device } : {};
+      if (!outcome.ok && outcome.code === 'DEVICE_LOST') {
+        // Says nothing about the schedule: not a trial, and it may be picked again.
+        node.lostRuns += 1;
+        node.measured =
+          node.lostRuns >= this.options.maxDeviceLosses ? { status: 'error', code: 'DEVICE_LOST' } : { status: 'unmeasured' };
+        lost.push({ nodeId: node.id, shash: candidate.shash, ...device, message: outcome.message });
+        return;
+      }
+      trials.push(node);
       const latency = outcome.ok ? mean(outcome.runSecs) : NaN;
       if (outcome.ok && Number.isFinite(latency) && latency > 0) {
         node.measured = { status: 'ok', latencySec: latency };
@@ -465,18 +753,19 @@ export class Search {
           this.bestLatency = latency;
           this.best = node;
         }
-        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, latencySec: latency });
-        report.push({ nodeId: node.id, shash: candidate.shash, latencySec: latency });
+        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, latencySec: latency, ...device });
+        report.push({ nodeId: node.id, shash: candidate.shash, latencySec: latency, ...device });
       } else {
         // A run that reported no usable time is a failed run, not a fast one.
         const code: MeasureErrorCode = outcome.ok ? 'RUN_FAILED' : outcome.code;
         node.measured = { status: 'error', code };
-        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, error: code });
-        report.push({ nodeId: node.id, shash: candidate.shash, error: code });
+        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, error: code, ...device });
+        report.push({ nodeId: node.id, shash: candidate.shash, error: code, ...device });
       }
     });
+    this.budget.consume(trials.length);
     // Measured speedups relative to the best so far, in (0, 1], as one more simulation each.
-    for (const node of batch) {
+    for (const node of trials) {
       if (node.measured.status === 'ok') this.tree.backup(node, this.bestLatency / node.measured.latencySec);
     }
 
@@ -487,8 +776,13 @@ export class Search {
       maxTrials: this.options.maxTrials,
       ...(this.best ? { bestLatencySec: this.bestLatency } : {}),
       batch: report,
+      ...(lost.length > 0 ? { lost } : {}),
     });
-    return true;
+
+    this.stalledBatches = trials.length === 0 && lost.length > 0 ? this.stalledBatches + 1 : 0;
+    if (this.stalledBatches >= MAX_STALLED_BATCHES) {
+      throw new MeasurementStalledError(this.stalledBatches, lost[lost.length - 1].message);
+    }
   }
 
   private unmeasured(): TreeNode[] {
@@ -520,21 +814,19 @@ export class Search {
   }
 
   private async predict(traces: string[]): Promise<number[]> {
-    const scores = await this.timed('predict', () => this.space.predict(traces));
+    const scores = await this.timed(() => this.space.predict(traces));
     if (scores.length !== traces.length) {
       throw new Error(`predict returned ${scores.length} scores for ${traces.length} traces`);
     }
     return scores.map(sanitizeScore);
   }
 
-  private async timed<T>(what: 'predict' | 'measure', call: () => Promise<T>): Promise<T> {
+  private async timed<T>(call: () => Promise<T>): Promise<T> {
     const t0 = this.clock();
     try {
       return await call();
     } finally {
-      const dt = this.clock() - t0;
-      if (what === 'predict') this.predictMs += dt;
-      else this.measureMs += dt;
+      this.predictMs += this.clock() - t0;
     }
   }
 

@@ -29,6 +29,32 @@ export interface TreeNode {
   failures: number;
   terminal: boolean;
   measured: MeasuredState;
+  /** Trials of this schedule lost with their device (not counted as trials). */
+  lostRuns: number;
+}
+
+/** One node as plain data; children by id, in the parent's order. */
+export interface NodeSnapshot {
+  id: number;
+  parent: number | null;
+  children: number[];
+  candidate?: Candidate;
+  model: string;
+  expandedBy?: string;
+  predictedScore?: number;
+  visits: number;
+  valueSum: number;
+  failures: number;
+  terminal: boolean;
+  measured: MeasuredState;
+  lostRuns: number;
+  /** Taken out of the tree by replace(). */
+  removed: boolean;
+}
+
+/** The whole tree as plain data, every node by id (index = id), the root first. */
+export interface TreeSnapshot {
+  nodes: NodeSnapshot[];
 }
 
 /** Mean backed-up value Q̄ of a node (0 when never visited). */
@@ -39,7 +65,7 @@ export function meanValue(node: TreeNode): number {
 export class Tree {
   readonly root: TreeNode;
   private readonly nodes: TreeNode[] = [];
-  private readonly shashes = new Set<string>();
+  private readonly shashes = new Map<string, TreeNode>();
   /** Nodes taken out by replace(); they keep their ids, so ids stay unique. */
   private readonly removed = new Set<TreeNode>();
 
@@ -64,6 +90,16 @@ export class Tree {
     return this.shashes.has(shash);
   }
 
+  /** The node that holds a schedule (a replaced one included), if any. */
+  byShash(shash: string): TreeNode | undefined {
+    return this.shashes.get(shash);
+  }
+
+  /** Whether replace() took the node out. */
+  isRemoved(node: TreeNode): boolean {
+    return this.removed.has(node);
+  }
+
   /** Adds a schedule under parent; undefined when an equal schedule (same shash) is already here. */
   addChild(
     parent: TreeNode,
@@ -72,8 +108,8 @@ export class Tree {
     expandedBy?: string,
   ): TreeNode | undefined {
     if (this.shashes.has(candidate.shash)) return undefined;
-    this.shashes.add(candidate.shash);
     const node = newNode(this.nodes.length, parent, candidate, model, expandedBy);
+    this.shashes.set(candidate.shash, node);
     parent.children.push(node);
     this.nodes.push(node);
     return node;
@@ -90,8 +126,8 @@ export class Tree {
     // Its children would lose their parent's schedule: only a fresh leaf can be replaced.
     if (old.children.length > 0) throw new Error(`node ${old.id} has children and cannot be replaced`);
     if (this.shashes.has(candidate.shash)) return undefined;
-    this.shashes.add(candidate.shash);
     const node = newNode(this.nodes.length, parent, candidate, model, expandedBy);
+    this.shashes.set(candidate.shash, node);
     node.visits = old.visits;
     node.valueSum = old.valueSum;
     parent.children[parent.children.indexOf(old)] = node;
@@ -119,6 +155,62 @@ export class Tree {
     node.failures += 1;
     this.backup(node, 0);
     if (node.failures >= maxFailures) node.terminal = true;
+  }
+
+  /** Every node as plain data, for a checkpoint. */
+  snapshot(): TreeSnapshot {
+    return {
+      nodes: this.nodes.map((n) => ({
+        id: n.id,
+        parent: n.parent ? n.parent.id : null,
+        children: n.children.map((c) => c.id),
+        ...(n.candidate ? { candidate: n.candidate } : {}),
+        model: n.model,
+        ...(n.expandedBy !== undefined ? { expandedBy: n.expandedBy } : {}),
+        ...(n.predictedScore !== undefined ? { predictedScore: n.predictedScore } : {}),
+        visits: n.visits,
+        valueSum: n.valueSum,
+        failures: n.failures,
+        terminal: n.terminal,
+        measured: { ...n.measured },
+        lostRuns: n.lostRuns,
+        removed: this.removed.has(n),
+      })),
+    };
+  }
+
+  /** The tree a snapshot describes; throws on one that does not hang together. */
+  static restore(snapshot: TreeSnapshot): Tree {
+    const data = snapshot.nodes;
+    if (data.length === 0 || data[0].parent !== null || data[0].candidate) throw new Error('tree snapshot: no root');
+    const tree = new Tree(data[0].model);
+    const nodes: TreeNode[] = [tree.root];
+    for (let i = 1; i < data.length; i++) {
+      const d = data[i];
+      if (d.id !== i) throw new Error(`tree snapshot: node ${i} has id ${d.id}`);
+      if (d.parent === null || d.parent >= i || !d.candidate) throw new Error(`tree snapshot: node ${i} has no earlier parent or no schedule`);
+      nodes.push(newNode(i, nodes[d.parent], d.candidate, d.model, d.expandedBy));
+    }
+    data.forEach((d, i) => {
+      const n = nodes[i];
+      for (const c of d.children) {
+        if (nodes[c]?.parent !== n) throw new Error(`tree snapshot: node ${c} is not a child of ${i}`);
+        n.children.push(nodes[c]);
+      }
+      n.predictedScore = d.predictedScore;
+      n.visits = d.visits;
+      n.valueSum = d.valueSum;
+      n.failures = d.failures;
+      n.terminal = d.terminal;
+      n.measured = { ...d.measured };
+      n.lostRuns = d.lostRuns ?? 0;
+      if (i === 0) return;
+      tree.nodes.push(n);
+      if (d.removed) tree.removed.add(n);
+      // A replaced node keeps its schedule known, as replace() does.
+      tree.shashes.set((n.candidate as Candidate).shash, n);
+    });
+    return tree;
   }
 
   /** What a proposer may see of a node. */
@@ -159,5 +251,6 @@ function newNode(
     failures: 0,
     terminal: false,
     measured: { status: 'unmeasured' },
+    lostRuns: 0,
   };
 }

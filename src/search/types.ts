@@ -45,16 +45,31 @@ export type ApplyOutcome =
   | { ok: true; candidate: Candidate; outcomes: TransformationOutcome[] }
   | { ok: false; code: ApplyErrorCode; message: string; outcomes: TransformationOutcome[] };
 
+/**
+ * Why a trial has no time. All but DEVICE_LOST are the schedule's failures and count as trials;
+ * DEVICE_LOST means the device went away under the trial (after the bridge's own retries on
+ * other devices): the trial is not spent, and the schedule may be measured again.
+ */
 export type MeasureErrorCode =
   | 'BUILD_FAILED'
   | 'RUN_FAILED'
   | 'TIMED_OUT'
+  | 'SESSION_TIMEOUT'
   | 'DEVICE_LOST'
   | 'INVALID_SCHEDULE';
 
+/** device: which RPC device ran the trial (host:port), when it ran on one. */
 export type MeasureOutcome =
-  | { ok: true; runSecs: number[] }
-  | { ok: false; code: MeasureErrorCode; message: string };
+  | { ok: true; runSecs: number[]; device?: string }
+  | { ok: false; code: MeasureErrorCode; message: string; device?: string };
+
+/** A trial the database already holds, e.g. from the run a `--resume` continues. */
+export interface CommittedTrial {
+  /** Undefined when the record's trace no longer replays: it still counts against the budget. */
+  candidate?: Candidate;
+  /** Mean run time in seconds; undefined for a failed trial. */
+  latencySec?: number;
+}
 
 /**
  * What the search needs from TVM: sample, transform, score and measure schedules of one task.
@@ -135,4 +150,7 @@ export interface Proposer {
    * A proposer without this method is asked through propose().
    */
   correct?(ctx: ProposalContext, request: CorrectionRequest): Promise<Proposal | undefined>;
+  /** What it has learnt, as plain JSON data, for a checkpoint; restore() takes it back. */
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
 }

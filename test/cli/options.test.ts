@@ -24,6 +24,10 @@ describe('parseTuneOptions', () => {
         timeout: 30,
         costModel: 'xgb',
         json: false,
+        llm: true,
+        rpcPriority: 1,
+        resume: false,
+        maxBridgeRestarts: 2,
       },
     });
   });
@@ -56,6 +60,16 @@ describe('parseTuneOptions', () => {
       '--trials: must be an integer >= 1 (got "0")',
       '--per-iter: must be an integer >= 1 (got "many")',
       '--cost-model: must be xgb or random (got "gbm")',
+    ]);
+  });
+
+  it('reads --no-llm and --llm-budget, and refuses --no-llm beside --models', () => {
+    const parsed = parseTuneOptions({ workload: 'GMM:1', llm: false, llmBudget: '4' }, ctx);
+    expect(parsed.ok && parsed.options).toMatchObject({ llm: false, llmBudget: 4 });
+    const bad = parseTuneOptions({ workload: 'GMM:1', llm: false, models: 'models.json', llmBudget: '-1' }, ctx);
+    expect(!bad.ok && bad.issues.map(formatIssue)).toEqual([
+      '--llm-budget: must be an integer >= 0 (got "-1")',
+      '--no-llm: cannot be combined with --models',
     ]);
   });
 

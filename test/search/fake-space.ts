@@ -22,6 +22,10 @@ export interface FakeSpaceOptions {
   buildFails?: (xs: number[]) => boolean;
   /** Called on every measure batch before it returns (advance a fake clock, throw...). */
   onMeasure?: (traces: string[], call: number) => void;
+  /** Trials whose device is lost under them, by batch number (from 1). */
+  lose?: (xs: number[], call: number) => boolean;
+  /** Devices that run a batch's trials in turn; none: the trials name no device. */
+  devices?: string[];
   mutators?: MutatorInfo[];
 }
 
@@ -41,6 +45,8 @@ export class FakeSpace implements ScheduleSpace {
   private readonly invalid: (xs: number[]) => boolean;
   private readonly buildFails: (xs: number[]) => boolean;
   private readonly onMeasure?: (traces: string[], call: number) => void;
+  private readonly lose: (xs: number[], call: number) => boolean;
+  private readonly devices: string[];
   private readonly optimum: number[];
 
   constructor(options: FakeSpaceOptions = {}) {
@@ -49,6 +55,8 @@ export class FakeSpace implements ScheduleSpace {
     this.invalid = options.invalid ?? (() => false);
     this.buildFails = options.buildFails ?? (() => false);
     this.onMeasure = options.onMeasure;
+    this.lose = options.lose ?? (() => false);
+    this.devices = options.devices ?? [];
     this.mutators = options.mutators ?? FAKE_MUTATORS;
     this.optimum = Array.from({ length: this.dims }, (_, i) => (i * 5 + 3) % this.values);
   }
@@ -119,13 +127,17 @@ export class FakeSpace implements ScheduleSpace {
 
   async measure(traceJsons: string[]): Promise<MeasureOutcome[]> {
     this.measureBatches.push(traceJsons);
-    this.onMeasure?.(traceJsons, this.measureBatches.length);
-    this.measured.push(...traceJsons);
-    return traceJsons.map((t): MeasureOutcome => {
+    const call = this.measureBatches.length;
+    this.onMeasure?.(traceJsons, call);
+    return traceJsons.map((t, i): MeasureOutcome => {
       const xs = JSON.parse(t) as number[];
-      if (this.buildFails(xs)) return { ok: false, code: 'BUILD_FAILED', message: 'no compiler' };
+      const device = this.devices.length > 0 ? { device: this.devices[i % this.devices.length] } : {};
+      if (this.lose(xs, call)) return { ok: false, code: 'DEVICE_LOST', message: 'connection reset', ...device };
+      // Only trials that ran (or failed to build) count as measured.
+      this.measured.push(t);
+      if (this.buildFails(xs)) return { ok: false, code: 'BUILD_FAILED', message: 'no compiler', ...device };
       const l = this.latency(xs);
-      return { ok: true, runSecs: [l * 0.99, l, l * 1.01] };
+      return { ok: true, runSecs: [l * 0.99, l, l * 1.01], ...device };
     });
   }
 }

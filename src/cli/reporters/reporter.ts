@@ -1,6 +1,6 @@
 // Reporters watch one tuning run: the task once it is open, the search's events, the summary.
 // Every hook is optional; a reporter writes lines through the sink it was given.
-import type { LlmEvent } from '../../llm';
+import type { LlmEvent, ModelKind } from '../../llm';
 import type { SearchEvent } from '../../search';
 import type { TuneSummary } from '../summary';
 import type { TargetSpec } from '../target';
@@ -13,6 +13,10 @@ export interface TaskInfo {
   workDir: string;
   maxTrials: number;
   untunedLatencyUs: number | null;
+  /** Who proposes transformations: the built-in proposer, LLMs, or both. */
+  proposers: Array<{ name: string; kind: ModelKind }>;
+  /** LLM calls allowed for the run; null without a limit or without LLMs. */
+  llmBudget: number | null;
 }
 
 export interface Reporter {

@@ -11,6 +11,8 @@ export class TableReporter implements Reporter {
   constructor(private readonly out: LineSink) {}
 
   onTask(task: TaskInfo): void {
+    // Once, before the first table (a restarted bridge opens the task again).
+    if (!this.task) this.out(describeProposers(task));
     this.task = task;
   }
 
@@ -35,6 +37,15 @@ export class TableReporter implements Reporter {
   }
 }
 
+const KIND_WORDS = { builtin: 'built-in', local: 'local LLM', remote: 'LLM' } as const;
+
+/** Before the first table: who will propose, e.g. `Proposers: builtin (built-in), smollm2-135m (local LLM); at most 12 LLM calls.` */
+export function describeProposers(task: Pick<TaskInfo, 'proposers' | 'llmBudget'>): string {
+  const who = task.proposers.map((p) => `${p.name} (${KIND_WORDS[p.kind]})`).join(', ');
+  if (!task.proposers.some((p) => p.kind !== 'builtin')) return `Proposers: ${who}; no LLM.`;
+  return task.llmBudget === null ? `Proposers: ${who}.` : `Proposers: ${who}; at most ${task.llmBudget} LLM calls.`;
+}
+
 /** One line a person reads first: the best kernel, against the untuned build, and who found it. */
 export function describeOutcome(summary: TuneSummary): string {
   const parts: string[] = [];
@@ -54,7 +65,8 @@ export function describeOutcome(summary: TuneSummary): string {
     const calls = Object.entries(llm.perModel).map(([name, m]) => `${name} ${m.calls}`);
     parts.push(
       `LLM calls: ${calls.join(', ')}; $${llm.totals.costUsd.toFixed(4)}; ` +
-        (llm.smallModelShare === null ? '' : `${Math.round(llm.smallModelShare * 100)}% by models other than ${llm.largestModel}; `) +
+        // With one LLM, every call is the largest model's: no share worth a word.
+        (llm.smallModelShare === null || calls.length < 2 ? '' : `${Math.round(llm.smallModelShare * 100)}% by models other than ${llm.largestModel}; `) +
         `escalations: ${summary.escalations.asked} (${summary.escalations.replaced} replaced).`,
     );
     if (llm.budgetSwitch) {

@@ -1,0 +1,34 @@
+// The few lines `colt bench` prints when it is done: the ratios a reader came for. Pure.
+import { analyzeBench } from '../analysis';
+import type { BenchResult } from '../result';
+import { formatLatency } from './svg';
+
+export function summaryLines(bench: BenchResult): string[] {
+  const a = analyzeBench(bench);
+  const lines: string[] = [];
+  for (const w of a.workloads) {
+    const parts = w.strategies.map((s) => {
+      const best = s.byBudget[a.maxTrials]?.remeasured?.median ?? s.byBudget[a.maxTrials]?.tuning?.median;
+      const blas = w.matmulLike && w.blasFraction[s.strategy] ? ` (${(w.blasFraction[s.strategy]! * 100).toFixed(0)}% of BLAS)` : '';
+      return `${s.strategy} ${best !== undefined ? formatLatency(best) : '–'}${blas}`;
+    });
+    lines.push(`${w.spec}: best @${a.maxTrials} trials, median over seeds: ${parts.join(', ')}`);
+  }
+  for (const r of a.geomeanRatios) {
+    if (r.value === null) continue;
+    lines.push(`${r.baseline} / ${r.colt} @${r.budget} trials (geometric mean): ${r.value.toFixed(2)}x`);
+  }
+  for (const w of a.workloads) {
+    // The sample efficiency the paper quotes is against evolutionary search; the page has the rest.
+    const evo = w.sampleEfficiency.filter((e) => e.baseline === 'evolutionary');
+    for (const e of evo.length > 0 ? evo : w.sampleEfficiency) {
+      if (e.targetUs === null) continue;
+      lines.push(
+        e.coltTrials !== null
+          ? `${w.spec}: ${e.colt} reaches ${e.baseline}'s best-at-${e.baselineTrials} after ${e.coltTrials} trials (${e.ratio!.toFixed(1)}x fewer)`
+          : `${w.spec}: ${e.colt} does not reach ${e.baseline}'s best-at-${e.baselineTrials} within ${a.maxTrials} trials`,
+      );
+    }
+  }
+  return lines;
+}

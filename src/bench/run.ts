@@ -1,0 +1,277 @@
+// `colt bench`: COLT against MetaSchedule on this machine. Runs every (workload, strategy, seed)
+// once at the largest budget, interleaved, each in its own process and work dir; reads each
+// run's tuning curve from its database; re-measures the best schedules under one setting beside
+// numpy/OpenBLAS; writes bench.json (after every run, so a crash keeps what was done) and
+// report.html.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { findRepoRoot } from '../config/paths';
+import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
+import { BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
+import { describeMachine } from './machine';
+import type { BenchOptions, StrategyName } from './options';
+import { planRuns, type PlannedRun } from './plan';
+import { Progress, type ProgressSink } from './progress';
+import { remeasure } from './remeasure';
+import { summaryLines, writeReport } from './report';
+import { BENCH_VERSION, writeBench, type BenchResult, type BenchRun } from './result';
+import { createRunner, repoTools, RunFailedError, type CommonSettings, type Runner, type RunnerEnv } from './strategies';
+
+export interface BenchIO {
+  /** stdout: the closing summary. */
+  out: (line: string) => void;
+  /** stderr: progress. */
+  progress: ProgressSink;
+  cwd: string;
+  /** The command line, for the record. */
+  argv: string[];
+  /** Where .venv/, dist/ and scripts/ are; found from this file by default. */
+  repoRoot?: string;
+  now?: () => Date;
+}
+
+const DB_RECORDS = 'database_tuning_record.json';
+const POLL_MS = 1_000;
+
+function readTrials(workDir: string): ReturnType<typeof trialsFromRecords> {
+  const file = path.join(workDir, DB_RECORDS);
+  return fs.existsSync(file) ? trialsFromRecords(fs.readFileSync(file, 'utf8')) : [];
+}
+
+function countLines(file: string): number {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether this build's `colt tune` has `--no-llm` (the LLM work adds it). */
+function coltHasNoLlmFlag(repoRoot: string): boolean {
+  try {
+    const help = execFileSync(process.execPath, [repoTools(repoRoot).colt, 'tune', '--help'], { cwd: repoRoot, encoding: 'utf8' });
+    return /--no-llm\b/.test(help);
+  } catch {
+    return false;
+  }
+}
+
+function checkSetup(repoRoot: string, options: BenchOptions): void {
+  const { python, colt } = repoTools(repoRoot);
+  if (!fs.existsSync(python)) throw new BenchSetupError(`no Python environment at ${python}: run scripts/setup first`);
+  if (options.strategies.some((s) => s.startsWith('colt')) && !fs.existsSync(colt)) {
+    throw new BenchSetupError(`the CLI is not compiled (${colt} is missing): run scripts/setup or npm run build first`);
+  }
+}
+
+/** The environment every child gets: the same thread count for TVM, OpenBLAS and OpenMP. */
+export function benchEnv(base: NodeJS.ProcessEnv, numCores: number): NodeJS.ProcessEnv {
+  const n = String(numCores);
+  return { ...base, TVM_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n };
+}
+
+function emptyRun(p: PlannedRun, budgets: number[]): BenchRun {
+  return {
+    id: p.id,
+    workload: p.workload,
+    strategy: p.strategy,
+    seed: p.seed,
+    order: p.order,
+    workDir: p.workDir,
+    status: 'skipped',
+    trials: 0,
+    trialLatenciesUs: [],
+    curveUs: [],
+    wallSeconds: {},
+    atBudget: Object.fromEntries(budgets.map((b) => [String(b), { record: null, tuningUs: null, remeasured: null }])),
+    llm: null,
+  };
+}
+
+/** Runs the bench; resolves to the bench dir. Throws BenchRunsFailedError if any run failed. */
+export async function bench(options: BenchOptions, io: BenchIO): Promise<string> {
+  const now = io.now ?? (() => new Date());
+  const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
+  checkSetup(repoRoot, options);
+  const outDir = path.resolve(io.cwd, options.out);
+  fs.mkdirSync(outDir, { recursive: true });
+
+  const notes: string[] = [];
+  const target = { ...options.target };
+  const numCores = Number(target['num-cores']);
+  const env = benchEnv(process.env, numCores);
+  const machine = await describeMachine(repoRoot, env);
+  if (options.targetIsShorthand && target.mcpu === undefined && machine.llvmHostCpu) {
+    // TVM's llvm target without mcpu compiles for generic x86-64 (SSE2): no AVX, no FMA, while
+    // numpy's BLAS uses them. Tune for this CPU, as a user would.
+    target.mcpu = machine.llvmHostCpu;
+    notes.push(`target: mcpu ${machine.llvmHostCpu} (this CPU, as LLVM names it) added to the llvm shorthand; without it TVM compiles for generic x86-64.`);
+  }
+  const hasNoLlmFlag = options.strategies.includes('colt-no-llm') ? coltHasNoLlmFlag(repoRoot) : false;
+  if (options.strategies.includes('colt')) {
+    notes.push(options.models ? `colt: colt tune --models ${options.models}` : 'colt: colt tune with its default models (no --models given).');
+  }
+  if (options.strategies.includes('colt-no-llm')) {
+    notes.push(
+      hasNoLlmFlag
+        ? 'colt-no-llm: colt tune --no-llm, the built-in proposer alone.'
+        : 'colt-no-llm: this build of colt tune has no --no-llm flag (nor a default LLM): it ran as plain colt tune.',
+    );
+  }
+  notes.push(
+    'evolutionary / replay-trace: stock ms.tune_tir, with the same workload loader, target, evaluator settings and warm build pool as the COLT bridge (scripts/bench/ms_tune.py).',
+  );
+
+  const budgets = options.budgets;
+  const maxTrials = budgets[budgets.length - 1];
+  const seeds = Array.from({ length: options.seeds }, (_, i) => i);
+  const planned = planRuns(options.workloads, options.strategies, seeds);
+  const common: CommonSettings = {
+    target,
+    perIter: options.perIter,
+    number: options.number,
+    repeat: options.repeat,
+    minRepeatMs: options.minRepeatMs,
+    timeout: options.timeout,
+    costModel: options.costModel,
+    models: options.models ? path.resolve(io.cwd, options.models) : undefined,
+  };
+  const runnerEnv: RunnerEnv = { repoRoot, env, hasNoLlmFlag };
+
+  const result: BenchResult = {
+    version: BENCH_VERSION,
+    status: 'running',
+    startedAt: now().toISOString(),
+    finishedAt: null,
+    command: ['colt', ...io.argv].join(' '),
+    machine,
+    settings: {
+      target,
+      numCores,
+      budgets,
+      seeds,
+      strategies: options.strategies,
+      perIter: options.perIter,
+      measure: { number: options.number, repeat: options.repeat, minRepeatMs: options.minRepeatMs, timeoutSec: options.timeout },
+      costModel: options.costModel,
+      models: options.models ?? null,
+      remeasure: { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
+      threads: { TVM_NUM_THREADS: env.TVM_NUM_THREADS, OPENBLAS_NUM_THREADS: env.OPENBLAS_NUM_THREADS, OMP_NUM_THREADS: env.OMP_NUM_THREADS },
+      order: 'per workload, seed after seed, strategies taking turns (rotated each seed)',
+    },
+    workloads: options.workloads.map((spec) => ({ spec, task: null, flop: null, matmulLike: false, blas: null })),
+    runs: planned.map((p) => emptyRun(p, budgets)),
+    notes,
+  };
+  writeBench(outDir, result);
+
+  const progress = new Progress(io.progress, planned.length, maxTrials);
+  const stop = new StopSignals();
+  stop.install();
+  try {
+    for (const p of planned) {
+      // A signal reaches the run in flight too (same process group): it has wound down by now.
+      if (stop.received) break;
+      const runner = createRunner(p.strategy as StrategyName, runnerEnv, common);
+      await executeRun(p, result.runs[p.order], { outDir, budgets, maxTrials, progress, runner, stop });
+      writeBench(outDir, result);
+    }
+  } finally {
+    stop.uninstall();
+  }
+
+  if (stop.received) {
+    result.status = 'interrupted';
+    result.finishedAt = now().toISOString();
+    const benchFile = writeBench(outDir, result);
+    writeReport(outDir, result);
+    throw new BenchInterruptedError(stop.received, benchFile);
+  }
+
+  progress.phase('re-measuring every best schedule under one setting, beside numpy/OpenBLAS');
+  try {
+    await remeasure(
+      result,
+      { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
+      { repoRoot, outDir, env, onProgress: (line) => progress.phase(line) },
+    );
+  } catch (err) {
+    notes.push(`re-measurement failed, so the tables use tuning-time measurements: ${(err as Error).message}`);
+  }
+  for (const w of result.workloads) w.matmulLike = w.blas !== null;
+  result.status = 'done';
+  result.finishedAt = now().toISOString();
+  const benchFile = writeBench(outDir, result);
+  const reportFile = writeReport(outDir, result);
+  progress.phase(`wrote ${benchFile} and ${reportFile}`);
+  for (const line of summaryLines(result)) io.out(line);
+  io.out(`Report: ${reportFile}`);
+
+  const failed = result.runs.filter((r) => r.status === 'failed').length;
+  if (failed > 0) throw new BenchRunsFailedError(failed, result.runs.length, benchFile);
+  return outDir;
+}
+
+/** One run into its own fresh work dir; its curve is read back from the database it left. */
+async function executeRun(
+  p: PlannedRun,
+  run: BenchRun,
+  ctx: { outDir: string; budgets: number[]; maxTrials: number; progress: Progress; runner: Runner; stop: StopSignals },
+): Promise<void> {
+  const workDir = path.join(ctx.outDir, p.workDir);
+  // The run's own folder under the bench dir: a fresh database, never appended to.
+  fs.rmSync(workDir, { recursive: true, force: true });
+  fs.mkdirSync(workDir, { recursive: true });
+  ctx.progress.startRun(`${p.workload} ${p.strategy} seed ${p.seed}`);
+  const poll = setInterval(() => ctx.progress.update(countLines(path.join(workDir, DB_RECORDS))), POLL_MS);
+  const started = performance.now();
+  const loadAtStart = os.loadavg()[0];
+  try {
+    const output = await ctx.runner.run({ workload: p.workload, seed: p.seed, trials: ctx.maxTrials, workDir });
+    run.status = 'ok';
+    run.wallSeconds = { ...output.wallSeconds };
+    run.llm = output.llm;
+    run.untunedUs = output.untunedUs;
+  } catch (err) {
+    if (!(err instanceof RunFailedError)) throw err;
+    run.status = 'failed';
+    run.error = ctx.stop.received ? `interrupted (${ctx.stop.received})` : err.message;
+  } finally {
+    clearInterval(poll);
+  }
+  run.wallSeconds.process = (performance.now() - started) / 1000;
+  run.loadAvg = { start: loadAtStart, end: os.loadavg()[0] };
+  // A failed run keeps whatever it recorded before it failed.
+  run.trialLatenciesUs = readTrials(workDir);
+  run.trials = run.trialLatenciesUs.length;
+  run.curveUs = bestCurve(run.trialLatenciesUs);
+  for (const b of ctx.budgets) {
+    run.atBudget[String(b)] = { record: bestRecordWithin(run.trialLatenciesUs, b), tuningUs: curveAt(run.curveUs, b), remeasured: null };
+  }
+  const best = run.curveUs.at(-1);
+  ctx.progress.endRun(run.status === 'ok' ? `${run.trials} trials, best ${best != null ? `${best.toFixed(1)} us` : 'none'}` : `FAILED: ${run.error}`);
+}
+
+/** First SIGINT/SIGTERM: let the run in flight wind down, then write what was done. Second: leave. */
+class StopSignals {
+  received: 'SIGINT' | 'SIGTERM' | undefined;
+  private readonly handler = (sig: 'SIGINT' | 'SIGTERM'): void => {
+    if (this.received) process.exit(sig === 'SIGINT' ? 130 : 143);
+    this.received = sig;
+  };
+
+  install(): void {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  uninstall(): void {
+    process.removeListener('SIGINT', this.handler);
+    process.removeListener('SIGTERM', this.handler);
+  }
+}

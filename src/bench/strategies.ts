@@ -1,0 +1,172 @@
+// The contenders, each run as a child process into its own work dir: COLT through its own CLI
+// (`colt tune --json`), MetaSchedule's stock strategies through `ms.tune_tir`
+// (scripts/bench/ms_tune.py). Both load the workload with the bridge's loader, build on the same
+// warm build pool, and run with MetaSchedule's LocalRunner under the same evaluator settings.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { TargetSpec } from '../cli/target';
+import { describeFailure, lastJsonLine, runChild } from './child';
+import type { StrategyName } from './options';
+import type { BenchRun } from './result';
+
+/** What every run of a bench shares. */
+export interface CommonSettings {
+  target: TargetSpec;
+  perIter: number;
+  number: number;
+  repeat: number;
+  minRepeatMs: number;
+  timeout: number;
+  costModel: string;
+  /** models.json for the `colt` strategy (absolute), if any. */
+  models?: string;
+}
+
+export interface RunSpec {
+  workload: string;
+  seed: number;
+  trials: number;
+  /** Absolute; created fresh by the caller. */
+  workDir: string;
+}
+
+export interface RunOutput {
+  wallSeconds: Record<string, number>;
+  llm: BenchRun['llm'];
+  untunedUs: number | null;
+}
+
+/** A run that did not finish; the message is one line. */
+export class RunFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunFailedError';
+  }
+}
+
+export interface Runner {
+  run(spec: RunSpec): Promise<RunOutput>;
+}
+
+export interface RunnerEnv {
+  repoRoot: string;
+  /** The environment every child gets (thread counts pinned by the caller). */
+  env: NodeJS.ProcessEnv;
+  /** `colt tune --no-llm` exists in this build. */
+  hasNoLlmFlag: boolean;
+}
+
+/** The environment's Python and the compiled CLI, both found from the repository root. */
+export function repoTools(repoRoot: string): { python: string; colt: string; scripts: string } {
+  return {
+    python: path.join(repoRoot, '.venv', 'bin', 'python'),
+    colt: path.join(repoRoot, 'dist', 'cli', 'main.js'),
+    scripts: path.join(repoRoot, 'scripts', 'bench'),
+  };
+}
+
+function measureFlags(s: CommonSettings): string[] {
+  return [
+    '--per-iter', String(s.perIter),
+    '--number', String(s.number),
+    '--repeat', String(s.repeat),
+    '--min-repeat-ms', String(s.minRepeatMs),
+    '--timeout', String(s.timeout),
+    '--cost-model', s.costModel,
+  ];
+}
+
+interface ColtSummaryFile {
+  untunedLatencyUs?: number | null;
+  wallSeconds?: Record<string, number>;
+  llm?: {
+    perModel: Record<string, { calls: number; promptTokens: number; completionTokens: number; costUsd: number }>;
+    totals: { calls: number; promptTokens: number; completionTokens: number; costUsd: number };
+    smallModelShare?: number | null;
+  } | null;
+}
+
+class ColtRunner implements Runner {
+  constructor(
+    private readonly env: RunnerEnv,
+    private readonly settings: CommonSettings,
+    private readonly noLlm: boolean,
+  ) {}
+
+  async run(spec: RunSpec): Promise<RunOutput> {
+    const { colt } = repoTools(this.env.repoRoot);
+    const args = [
+      colt, 'tune',
+      '--workload', spec.workload,
+      '--target', JSON.stringify(this.settings.target),
+      '--trials', String(spec.trials),
+      '--seed', String(spec.seed),
+      '--work-dir', spec.workDir,
+      ...measureFlags(this.settings),
+      '--json',
+    ];
+    if (this.noLlm && this.env.hasNoLlmFlag) args.push('--no-llm');
+    if (!this.noLlm && this.settings.models) args.push('--models', this.settings.models);
+    const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env });
+    if (result.code !== 0) throw new RunFailedError(describeFailure('colt tune', result));
+    const summaryFile = path.join(spec.workDir, 'colt-summary.json');
+    let summary: ColtSummaryFile;
+    try {
+      summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as ColtSummaryFile;
+    } catch (err) {
+      throw new RunFailedError(`colt tune left no readable ${summaryFile}: ${(err as Error).message}`);
+    }
+    const llm = summary.llm
+      ? {
+          perModel: Object.fromEntries(
+            Object.entries(summary.llm.perModel).map(([name, m]) => [
+              name,
+              { calls: m.calls, promptTokens: m.promptTokens, completionTokens: m.completionTokens, costUsd: m.costUsd },
+            ]),
+          ),
+          totals: summary.llm.totals,
+          smallModelShare: summary.llm.smallModelShare ?? null,
+        }
+      : null;
+    return { wallSeconds: summary.wallSeconds ?? {}, llm, untunedUs: summary.untunedLatencyUs ?? null };
+  }
+}
+
+class MetaScheduleRunner implements Runner {
+  constructor(
+    private readonly env: RunnerEnv,
+    private readonly settings: CommonSettings,
+    private readonly strategy: 'evolutionary' | 'replay-trace',
+  ) {}
+
+  async run(spec: RunSpec): Promise<RunOutput> {
+    const { python, scripts } = repoTools(this.env.repoRoot);
+    const args = [
+      path.join(scripts, 'ms_tune.py'),
+      '--workload', spec.workload,
+      '--strategy', this.strategy,
+      '--target', JSON.stringify(this.settings.target),
+      '--trials', String(spec.trials),
+      '--seed', String(spec.seed),
+      '--work-dir', spec.workDir,
+      ...measureFlags(this.settings),
+    ];
+    const result = await runChild(python, args, { cwd: this.env.repoRoot, env: this.env.env, captureStdout: true });
+    const answer = lastJsonLine<{ wallSeconds?: Record<string, number> }>(result.stdout);
+    if (result.code !== 0 || !answer) throw new RunFailedError(describeFailure(`ms.tune_tir (${this.strategy})`, result));
+    return { wallSeconds: answer.wallSeconds ?? {}, llm: null, untunedUs: null };
+  }
+}
+
+export function createRunner(strategy: StrategyName, env: RunnerEnv, settings: CommonSettings): Runner {
+  switch (strategy) {
+    case 'colt':
+      return new ColtRunner(env, settings, false);
+    case 'colt-no-llm':
+      return new ColtRunner(env, settings, true);
+    case 'evolutionary':
+    case 'replay-trace':
+      return new MetaScheduleRunner(env, settings, strategy);
+  }
+}

@@ -1,0 +1,72 @@
+// `colt bench` and `colt report`: their flags, and their errors in the CLI's terms. The work is
+// in src/bench/.
+import path from 'node:path';
+
+import type { Command } from 'commander';
+
+import { bench, BENCH_DEFAULTS, BenchFileError, BenchInterruptedError, loadBench, parseBenchOptions, STRATEGIES, writeReport } from '../bench';
+import { CliError, EXIT, UsageError } from './errors';
+
+export interface BenchCommandIO {
+  out: (text: string) => void;
+  cwd: string;
+  cores: number;
+  /** Progress lines (stderr); `isTTY` redraws one line in place. */
+  progress?: { write(text: string): void; isTTY?: boolean };
+}
+
+/** The command as given, for the record: `bench --workloads GMM:1 --seeds 3`. */
+function commandLine(raw: Record<string, unknown>): string[] {
+  const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return ['bench', ...Object.entries(raw).flatMap(([k, v]) => [`--${kebab(k)}`, String(v)])];
+}
+
+export function addBenchCommands(program: Command, io: BenchCommandIO): void {
+  program
+    .command('bench')
+    .description('compare COLT with MetaSchedule on this machine: tuning curves, ratios, % of BLAS; writes bench.json and report.html')
+    .option('--workloads <list>', `comma-separated: NAME:IDX, bench layers (llama3-attn, llama4-mlp, ...) or TVMScript files (default: ${BENCH_DEFAULTS.workloads})`)
+    .option('--strategies <list>', `comma-separated, of ${STRATEGIES.join(', ')} (default: ${BENCH_DEFAULTS.strategies})`)
+    .option('--budgets <list>', `trial counts to compare at; each run spends the largest (default: ${BENCH_DEFAULTS.budgets})`)
+    .option('--seeds <n>', `seeds per (workload, strategy): 0..n-1 (default: ${BENCH_DEFAULTS.seeds})`)
+    .option('--out <dir>', `where bench.json, report.html and the runs' work dirs go (default: ${BENCH_DEFAULTS.out})`)
+    .option('--target <target>', 'llvm target as JSON; the default `llvm` means this CPU (its mcpu) with all its cores')
+    .option('--per-iter <n>', `trials per measured batch, every strategy (default: ${BENCH_DEFAULTS.perIter})`)
+    .option('--number <n>', `runs per measurement (default: ${BENCH_DEFAULTS.number})`)
+    .option('--repeat <n>', `measurements per trial (default: ${BENCH_DEFAULTS.repeat})`)
+    .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${BENCH_DEFAULTS.minRepeatMs})`)
+    .option('--timeout <sec>', `seconds allowed per build and per run (default: ${BENCH_DEFAULTS.timeout})`)
+    .option('--cost-model <name>', `xgb or random, every strategy (default: ${BENCH_DEFAULTS.costModel})`)
+    .option('--models <file>', 'models.json for the colt strategy (default: colt tune\'s own default)')
+    .action(async (raw: Record<string, unknown>) => {
+      const parsed = parseBenchOptions(raw, { cores: io.cores });
+      if (!parsed.ok) throw new UsageError(parsed.issues.join('; '));
+      try {
+        await bench(parsed.options, {
+          out: io.out,
+          progress: io.progress ?? process.stderr,
+          cwd: io.cwd,
+          argv: commandLine(raw),
+        });
+      } catch (err) {
+        if (err instanceof BenchInterruptedError) {
+          throw new CliError(err.message, err.signal === 'SIGINT' ? EXIT.INTERRUPTED : EXIT.TERMINATED);
+        }
+        throw err;
+      }
+    });
+
+  program
+    .command('report')
+    .description('re-render report.html from a bench dir\'s bench.json')
+    .argument('[dir]', 'the bench dir (or its bench.json)', BENCH_DEFAULTS.out)
+    .action((dir: string) => {
+      try {
+        const { bench: result, dir: benchDir } = loadBench(path.resolve(io.cwd, dir));
+        io.out(`Report: ${writeReport(benchDir, result)}`);
+      } catch (err) {
+        if (err instanceof BenchFileError) throw new UsageError(err.message);
+        throw err;
+      }
+    });
+}

@@ -1,0 +1,94 @@
+// The numbers a reader takes from a bench: ratios at equal budget, sample efficiency, % of BLAS.
+import { analyzeBench, geomean, median, planRuns } from '../../src/bench';
+import { benchOf, run } from './fixtures';
+
+const BUDGETS = [2, 4];
+
+function twoWorkloads() {
+  const runs = [];
+  for (const w of ['GMM:1', 'C2D:0']) {
+    // COLT: 100 by trial 2 on every seed; evolutionary: 200 at 2 trials, 150 at 4.
+    runs.push(run(w, 'colt', 0, [300, 100, 100, 90], { 2: 100, 4: 90 }, BUDGETS));
+    runs.push(run(w, 'colt', 1, [200, 100, 80, 80], { 2: 100, 4: 80 }, BUDGETS));
+    runs.push(run(w, 'colt', 2, [null, 120, 100, 100], { 2: 120, 4: 100 }, BUDGETS));
+    for (const seed of [0, 1, 2]) runs.push(run(w, 'evolutionary', seed, [400, 200, 180, 150], { 2: 200, 4: 150 }, BUDGETS));
+  }
+  return benchOf(runs, BUDGETS, ['colt', 'evolutionary'], ['GMM:1', 'C2D:0'], 72);
+}
+
+describe('analyzeBench', () => {
+  const a = analyzeBench(twoWorkloads());
+  const gmm = a.workloads[0];
+
+  it('takes medians over seeds of the re-measured best at each budget', () => {
+    const colt = gmm.strategies.find((s) => s.strategy === 'colt')!;
+    expect(colt.byBudget[2].remeasured).toEqual({ median: 100, min: 100, max: 120, n: 3 });
+    expect(colt.byBudget[4].remeasured?.median).toBe(90);
+    expect(colt.byBudget[4].tuning).toEqual({ median: 90, min: 80, max: 100, n: 3 });
+  });
+
+  it('draws a median curve only where every seed has a success, and the spread everywhere', () => {
+    const colt = gmm.strategies.find((s) => s.strategy === 'colt')!;
+    expect(colt.curve.median).toEqual([null, 100, 100, 90]);
+    expect(colt.curve.min).toEqual([200, 100, 80, 80]);
+    expect(colt.curve.max).toEqual([300, 120, 100, 100]);
+  });
+
+  it('gives evolutionary / COLT at equal budget, above 1 when COLT is faster', () => {
+    expect(gmm.ratios).toEqual([
+      { baseline: 'evolutionary', colt: 'colt', budget: 2, value: 2, source: 'remeasured' },
+      { baseline: 'evolutionary', colt: 'colt', budget: 4, value: 150 / 90, source: 'remeasured' },
+    ]);
+    expect(a.geomeanRatios.find((r) => r.budget === 4)?.value).toBeCloseTo(150 / 90, 10);
+  });
+
+  it('counts the trials COLT needs to reach evolutionary\'s best at the largest budget', () => {
+    // Evolutionary's median best at 4 trials is 150; COLT's median curve is at 100 after 2.
+    expect(gmm.sampleEfficiency).toEqual([
+      { colt: 'colt', baseline: 'evolutionary', baselineTrials: 4, targetUs: 150, coltTrials: 2, ratio: 2 },
+    ]);
+    expect(a.geomeanSampleEfficiency).toEqual([{ colt: 'colt', baseline: 'evolutionary', value: 2, reached: 2, of: 2 }]);
+  });
+
+  it('puts each strategy\'s best against numpy/OpenBLAS on the same operation', () => {
+    expect(gmm.blasFraction.colt).toBeCloseTo(72 / 90, 10);
+    expect(gmm.blasFraction.evolutionary).toBeCloseTo(72 / 150, 10);
+  });
+
+  it('falls back to tuning-time numbers where nothing was re-measured, and says so', () => {
+    const bench = twoWorkloads();
+    for (const r of bench.runs) for (const b of Object.values(r.atBudget)) b.remeasured = null;
+    const ratio = analyzeBench(bench).workloads[0].ratios[0];
+    expect(ratio).toMatchObject({ budget: 2, source: 'tuning', value: 2 });
+  });
+
+  it('leaves out a re-measured schedule whose output was wrong', () => {
+    const bench = twoWorkloads();
+    const colt0 = bench.runs.find((r) => r.workload === 'GMM:1' && r.strategy === 'colt' && r.seed === 0)!;
+    colt0.atBudget['4'].remeasured = { minUs: 1, correct: false };
+    const stats = analyzeBench(bench).workloads[0].strategies.find((s) => s.strategy === 'colt')!;
+    expect(stats.byBudget[4].incorrect).toBe(1);
+    expect(stats.byBudget[4].remeasured?.min).toBe(80);
+  });
+});
+
+describe('planRuns', () => {
+  it('interleaves strategies seed after seed, rotating who goes first', () => {
+    const order = planRuns(['GMM:1'], ['colt', 'evolutionary'], [0, 1, 2]).map((r) => `${r.strategy}:${r.seed}`);
+    expect(order).toEqual(['colt:0', 'evolutionary:0', 'evolutionary:1', 'colt:1', 'colt:2', 'evolutionary:2']);
+  });
+
+  it('gives every run its own work dir', () => {
+    const runs = planRuns(['GMM:1', 'llama3-attn'], ['colt', 'replay-trace'], [0]);
+    expect(new Set(runs.map((r) => r.workDir)).size).toBe(4);
+    expect(runs[0].workDir).toBe('runs/gmm_1/colt-s0');
+  });
+});
+
+describe('median and geomean', () => {
+  it('are the usual ones', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(geomean([1, 4])).toBeCloseTo(2, 12);
+  });
+});
