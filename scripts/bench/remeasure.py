@@ -29,6 +29,10 @@ from _common import emit, load_workload, ms, parse_target
 from references import is_matmul_like, reference_for
 
 
+# What decides how fast the contenders run: thread counts, and which kernels OpenBLAS picks.
+ENV_KEYS = ("TVM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")
+
+
 def _random_inputs(mod) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [
@@ -169,7 +173,7 @@ def main() -> int:
     emit(
         {
             "workloads": out,
-            "threads": {k: os.environ.get(k) for k in ("TVM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+            "env": {k: os.environ.get(k) for k in ENV_KEYS},
         }
     )
     return 0

@@ -59,6 +59,11 @@ export interface SampleEfficiency {
   coltTrials: number | null;
   /** baselineTrials / coltTrials. */
   ratio: number | null;
+  /**
+   * The same question on the re-measured schedules, at the bench's budgets: the smallest budget
+   * whose median best is at least as fast as the baseline's at its largest (null: none is).
+   */
+  remeasured: { targetUs: number; coltBudget: number | null } | null;
 }
 
 export interface WorkloadAnalysis {
@@ -153,13 +158,21 @@ function ratioOf(base: BudgetStats | undefined, colt: BudgetStats | undefined): 
   return { value: null, source: 'tuning' };
 }
 
-function sampleEfficiency(colt: StrategyStats, base: StrategyStats, maxTrials: number): SampleEfficiency {
+function sampleEfficiency(colt: StrategyStats, base: StrategyStats, budgets: number[], maxTrials: number): SampleEfficiency {
   const targetUs = base.byBudget[maxTrials]?.tuning?.median ?? null;
   let coltTrials: number | null = null;
   if (targetUs !== null) {
     const i = colt.curve.median.findIndex((v) => v !== null && v <= targetUs);
     coltTrials = i >= 0 ? i + 1 : null;
   }
+  const remeasuredTarget = base.byBudget[maxTrials]?.remeasured?.median;
+  const remeasured =
+    remeasuredTarget === undefined
+      ? null
+      : {
+          targetUs: remeasuredTarget,
+          coltBudget: budgets.find((b) => (colt.byBudget[b]?.remeasured?.median ?? Infinity) <= remeasuredTarget) ?? null,
+        };
   return {
     colt: colt.strategy,
     baseline: base.strategy,
@@ -167,6 +180,7 @@ function sampleEfficiency(colt: StrategyStats, base: StrategyStats, maxTrials: n
     targetUs,
     coltTrials,
     ratio: coltTrials ? maxTrials / coltTrials : null,
+    remeasured,
   };
 }
 
@@ -190,7 +204,7 @@ export function analyzeBench(bench: BenchResult): BenchAnalysis {
     for (const base of bases) {
       for (const colt of colts) {
         for (const b of budgets) ratios.push({ baseline: base.strategy, colt: colt.strategy, budget: b, ...ratioOf(base.byBudget[b], colt.byBudget[b]) });
-        efficiency.push(sampleEfficiency(colt, base, maxTrials));
+        efficiency.push(sampleEfficiency(colt, base, budgets, maxTrials));
       }
     }
     const blasUs = remeasuredUs(w.blas) ?? null;

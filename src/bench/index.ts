@@ -8,4 +8,4 @@ export { planRuns, slug, type PlannedRun } from './plan';
 export { bar, formatDuration, Progress, type ProgressSink } from './progress';
 export { logTicks, renderCurvePlot, renderReport, REPORT_FILE, summaryLines, writeReport } from './report';
 export { BENCH_FILE, loadBench, parseBench, writeBench, type BenchResult, type BenchRun } from './result';
-export { bench, benchEnv, type BenchIO } from './run';
+export { bench, benchEnv, remeasureBench, type BenchIO } from './run';

@@ -22,11 +22,14 @@ export const BENCH_DEFAULTS = {
   timeout: 30,
   costModel: 'xgb',
   /** The final re-measurement: rounds over all contenders, samples per round, ms per sample. */
-  // Many short rounds rather than a few long ones: on a shared machine, each kernel's samples
-  // then spread over the whole re-measurement and some land in a quiet moment.
-  remeasureRounds: 8,
-  remeasureRepeat: 3,
-  remeasureMinRepeatMs: 50,
+  // Many short samples in many rounds: on a busy machine a 2-thread kernel whose thread shares a
+  // core runs at half speed for as long as the neighbour stays, so each kernel needs samples
+  // short enough, and spread widely enough, for some to land where both cores are free. The
+  // fastest of them repeats within a few percent from one re-measurement to the next here,
+  // where medians (and samples of 50-100 ms) moved by 2x.
+  remeasureRounds: 12,
+  remeasureRepeat: 20,
+  remeasureMinRepeatMs: 2,
 } as const;
 
 export const BENCH_FLAGS: Record<string, string> = {

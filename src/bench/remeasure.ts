@@ -30,7 +30,7 @@ interface Answer {
     kernels: Record<string, Remeasured>;
     blas: Remeasured | null;
   }>;
-  threads?: Record<string, string | null>;
+  env?: Record<string, string | null>;
 }
 
 /** One kernel per distinct (run, record): a run whose best did not move between budgets is timed once. */
@@ -99,5 +99,5 @@ export async function remeasure(
       }
     }
   }
-  bench.settings.threads = answer.threads ?? bench.settings.threads;
+  bench.settings.env = answer.env ?? bench.settings.env;
 }

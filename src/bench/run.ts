@@ -11,14 +11,14 @@ import { performance } from 'node:perf_hooks';
 
 import { findRepoRoot } from '../config/paths';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
-import { BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
+import { BenchFileError, BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
 import { describeMachine } from './machine';
-import type { BenchOptions, StrategyName } from './options';
+import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from './options';
 import { planRuns, type PlannedRun } from './plan';
 import { Progress, type ProgressSink } from './progress';
 import { remeasure } from './remeasure';
 import { summaryLines, writeReport } from './report';
-import { BENCH_VERSION, writeBench, type BenchResult, type BenchRun } from './result';
+import { BENCH_VERSION, loadBench, writeBench, type BenchResult, type BenchRun } from './result';
 import { createRunner, repoTools, RunFailedError, type CommonSettings, type Runner, type RunnerEnv } from './strategies';
 
 export interface BenchIO {
@@ -68,6 +68,9 @@ function checkSetup(repoRoot: string, options: BenchOptions): void {
     throw new BenchSetupError(`the CLI is not compiled (${colt} is missing): run scripts/setup or npm run build first`);
   }
 }
+
+/** What decides how fast the contenders run, recorded in bench.json. OPENBLAS_CORETYPE is left as found. */
+const BENCH_ENV_KEYS = ['TVM_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_CORETYPE'] as const;
 
 /** The environment every child gets: the same thread count for TVM, OpenBLAS and OpenMP. */
 export function benchEnv(base: NodeJS.ProcessEnv, numCores: number): NodeJS.ProcessEnv {
@@ -161,7 +164,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
       costModel: options.costModel,
       models: options.models ?? null,
       remeasure: { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
-      threads: { TVM_NUM_THREADS: env.TVM_NUM_THREADS, OPENBLAS_NUM_THREADS: env.OPENBLAS_NUM_THREADS, OMP_NUM_THREADS: env.OMP_NUM_THREADS },
+      env: Object.fromEntries(BENCH_ENV_KEYS.map((k) => [k, env[k] ?? null])),
       order: 'per workload, seed after seed, strategies taking turns (rotated each seed)',
     },
     workloads: options.workloads.map((spec) => ({ spec, task: null, flop: null, matmulLike: false, blas: null })),
@@ -193,27 +196,80 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     throw new BenchInterruptedError(stop.received, benchFile);
   }
 
-  progress.phase('re-measuring every best schedule under one setting, beside numpy/OpenBLAS');
-  try {
-    await remeasure(
-      result,
-      { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
-      { repoRoot, outDir, env, onProgress: (line) => progress.phase(line) },
-    );
-  } catch (err) {
-    notes.push(`re-measurement failed, so the tables use tuning-time measurements: ${(err as Error).message}`);
-  }
-  for (const w of result.workloads) w.matmulLike = w.blas !== null;
-  result.status = 'done';
-  result.finishedAt = now().toISOString();
-  const benchFile = writeBench(outDir, result);
-  const reportFile = writeReport(outDir, result);
-  progress.phase(`wrote ${benchFile} and ${reportFile}`);
-  for (const line of summaryLines(result)) io.out(line);
-  io.out(`Report: ${reportFile}`);
+  const benchFile = await remeasureAndWrite(result, result.settings.remeasure, {
+    repoRoot,
+    outDir,
+    env,
+    progress,
+    out: io.out,
+    finishedAt: () => now().toISOString(),
+  });
 
   const failed = result.runs.filter((r) => r.status === 'failed').length;
   if (failed > 0) throw new BenchRunsFailedError(failed, result.runs.length, benchFile);
+  return outDir;
+}
+
+/** The final re-measurement, then bench.json, report.html and the summary lines on stdout. */
+async function remeasureAndWrite(
+  result: BenchResult,
+  settings: BenchResult['settings']['remeasure'],
+  io: {
+    repoRoot: string;
+    outDir: string;
+    env: NodeJS.ProcessEnv;
+    progress: ProgressLike;
+    out: (line: string) => void;
+    /** A new bench's finishing time; a re-measured one keeps its own. */
+    finishedAt?: () => string;
+  },
+): Promise<string> {
+  io.progress.phase('re-measuring every best schedule under one setting, beside numpy/OpenBLAS');
+  for (const run of result.runs) for (const at of Object.values(run.atBudget)) at.remeasured = null;
+  try {
+    await remeasure(result, settings, { repoRoot: io.repoRoot, outDir: io.outDir, env: io.env, onProgress: (line) => io.progress.phase(line) });
+  } catch (err) {
+    result.notes.push(`re-measurement failed, so the tables use tuning-time measurements: ${(err as Error).message}`);
+  }
+  for (const w of result.workloads) w.matmulLike = w.blas !== null;
+  result.settings.remeasure = settings;
+  const coretype = io.env.OPENBLAS_CORETYPE;
+  if (coretype && result.workloads.some((w) => w.matmulLike) && !result.notes.some((n) => n.includes('OPENBLAS_CORETYPE'))) {
+    result.notes.push(
+      `numpy's OpenBLAS ran with OPENBLAS_CORETYPE=${coretype} from the environment (its kernels for that CPU), ` +
+        `while TVM compiled for ${String(result.settings.target.mcpu ?? 'generic x86-64')}: "% of BLAS" is against that BLAS.`,
+    );
+  }
+  result.status = 'done';
+  if (io.finishedAt) result.finishedAt = io.finishedAt();
+  const benchFile = writeBench(io.outDir, result);
+  const reportFile = writeReport(io.outDir, result);
+  io.progress.phase(`wrote ${benchFile} and ${reportFile}`);
+  for (const line of summaryLines(result)) io.out(line);
+  io.out(`Report: ${reportFile}`);
+  return benchFile;
+}
+
+type ProgressLike = Pick<Progress, 'phase'>;
+
+/**
+ * `colt report DIR --remeasure`: the final re-measurement again, on a finished bench, e.g. after
+ * the machine was busy during the first one. The tuning runs are not repeated.
+ */
+export async function remeasureBench(
+  dir: string,
+  io: { out: (line: string) => void; progress: ProgressSink; repoRoot?: string; now?: () => Date },
+): Promise<string> {
+  const { bench: result, dir: outDir } = loadBench(dir);
+  if (result.status !== 'done') throw new BenchFileError(`${outDir}: the bench did not finish (${result.status}): run it again`);
+  const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
+  if (!fs.existsSync(repoTools(repoRoot).python)) throw new BenchSetupError(`no Python environment at ${repoTools(repoRoot).python}: run scripts/setup first`);
+  const settings = { rounds: BENCH_DEFAULTS.remeasureRounds, repeat: BENCH_DEFAULTS.remeasureRepeat, minRepeatMs: BENCH_DEFAULTS.remeasureMinRepeatMs };
+  const progress: ProgressLike = { phase: (text) => io.progress.write(`bench: ${text}\n`) };
+  const when = (io.now ?? (() => new Date()))().toISOString();
+  result.notes = result.notes.filter((n) => !n.startsWith('re-measured again at '));
+  result.notes.push(`re-measured again at ${when} (colt report --remeasure); the tuning runs are those of ${result.startedAt}.`);
+  await remeasureAndWrite(result, settings, { repoRoot, outDir, env: benchEnv(process.env, result.settings.numCores), progress, out: io.out });
   return outDir;
 }
 

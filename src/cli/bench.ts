@@ -4,7 +4,17 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { bench, BENCH_DEFAULTS, BenchFileError, BenchInterruptedError, loadBench, parseBenchOptions, STRATEGIES, writeReport } from '../bench';
+import {
+  bench,
+  BENCH_DEFAULTS,
+  BenchFileError,
+  BenchInterruptedError,
+  loadBench,
+  parseBenchOptions,
+  remeasureBench,
+  STRATEGIES,
+  writeReport,
+} from '../bench';
 import { CliError, EXIT, UsageError } from './errors';
 
 export interface BenchCommandIO {
@@ -60,9 +70,15 @@ export function addBenchCommands(program: Command, io: BenchCommandIO): void {
     .command('report')
     .description('re-render report.html from a bench dir\'s bench.json')
     .argument('[dir]', 'the bench dir (or its bench.json)', BENCH_DEFAULTS.out)
-    .action((dir: string) => {
+    .option('--remeasure', "re-measure the runs' best schedules (and numpy) again first, e.g. after a busy spell; the tuning runs stay")
+    .action(async (dir: string, flags: { remeasure?: boolean }) => {
       try {
-        const { bench: result, dir: benchDir } = loadBench(path.resolve(io.cwd, dir));
+        const where = path.resolve(io.cwd, dir);
+        if (flags.remeasure) {
+          await remeasureBench(where, { out: io.out, progress: io.progress ?? process.stderr });
+          return;
+        }
+        const { bench: result, dir: benchDir } = loadBench(where);
         io.out(`Report: ${writeReport(benchDir, result)}`);
       } catch (err) {
         if (err instanceof BenchFileError) throw new UsageError(err.message);

@@ -45,7 +45,16 @@ describe('analyzeBench', () => {
   it('counts the trials COLT needs to reach evolutionary\'s best at the largest budget', () => {
     // Evolutionary's median best at 4 trials is 150; COLT's median curve is at 100 after 2.
     expect(gmm.sampleEfficiency).toEqual([
-      { colt: 'colt', baseline: 'evolutionary', baselineTrials: 4, targetUs: 150, coltTrials: 2, ratio: 2 },
+      {
+        colt: 'colt',
+        baseline: 'evolutionary',
+        baselineTrials: 4,
+        targetUs: 150,
+        coltTrials: 2,
+        ratio: 2,
+        // Re-measured: evolutionary's 150 at 4 trials; COLT's median is 100 already at 2.
+        remeasured: { targetUs: 150, coltBudget: 2 },
+      },
     ]);
     expect(a.geomeanSampleEfficiency).toEqual([{ colt: 'colt', baseline: 'evolutionary', value: 2, reached: 2, of: 2 }]);
   });
@@ -60,6 +69,20 @@ describe('analyzeBench', () => {
     for (const r of bench.runs) for (const b of Object.values(r.atBudget)) b.remeasured = null;
     const ratio = analyzeBench(bench).workloads[0].ratios[0];
     expect(ratio).toMatchObject({ budget: 2, source: 'tuning', value: 2 });
+  });
+
+  it('gives LLM use per run, in total and per model, as medians over seeds', () => {
+    const bench = twoWorkloads();
+    const calls = [4, 12, 8];
+    bench.runs
+      .filter((r) => r.workload === 'GMM:1' && r.strategy === 'colt')
+      .forEach((r, i) => {
+        const small = { calls: calls[i], promptTokens: 100 * calls[i], completionTokens: 10 * calls[i], costUsd: 0.001 * calls[i] };
+        r.llm = { perModel: { small }, totals: { ...small }, smallModelShare: 1 };
+      });
+    const colt = analyzeBench(bench).workloads[0].strategies.find((s) => s.strategy === 'colt')!;
+    expect(colt.llm).toEqual({ calls: 8, tokens: 880, costUsd: 0.008, perModel: { small: { calls: 8, tokens: 880, costUsd: 0.008 } } });
+    expect(analyzeBench(bench).workloads[0].strategies.find((s) => s.strategy === 'evolutionary')!.llm).toBeNull();
   });
 
   it('leaves out a re-measured schedule whose output was wrong', () => {

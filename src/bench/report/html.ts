@@ -38,7 +38,11 @@ function headline(a: BenchAnalysis): string {
     const [baseline, colt] = key.split('\u0000');
     const cells = a.budgets.map((b) => ratioCell(a.geomeanRatios.find((r) => r.baseline === baseline && r.colt === colt && r.budget === b)));
     const se = a.geomeanSampleEfficiency.find((e) => e.baseline === baseline && e.colt === colt);
-    const seCell = se ? `<td>${se.value !== null ? x(se.value, 1) : `reached on ${se.reached} of ${se.of}`}</td>` : '<td>–</td>';
+    const seCell = !se
+      ? '<td>–</td>'
+      : se.value !== null
+        ? `<td>${x(se.value, 1)}</td>`
+        : `<td class="left">not reached on ${se.of - se.reached} of ${se.of} workloads</td>`;
     return `<tr><th>${esc(baseline)} / ${esc(colt)}</th>${cells.join('')}${seCell}</tr>`;
   });
   return (
@@ -93,11 +97,20 @@ function workloadSection(w: WorkloadAnalysis, a: BenchAnalysis): string {
     const [baseline, colt] = key.split('\u0000');
     const cells = a.budgets.map((b) => ratioCell(w.ratios.find((r) => r.baseline === baseline && r.colt === colt && r.budget === b)));
     const se = w.sampleEfficiency.find((e) => e.baseline === baseline && e.colt === colt);
-    const seText = !se || se.targetUs === null
+    const curveText = !se || se.targetUs === null
       ? '–'
       : se.coltTrials !== null
         ? `${esc(colt)} reaches ${esc(baseline)}'s best-at-${se.baselineTrials} (${lat(se.targetUs)}) after ${se.coltTrials} trials: ${x(se.ratio, 1)}`
         : `${esc(colt)} does not reach ${esc(baseline)}'s best-at-${se.baselineTrials} (${lat(se.targetUs)}) within ${a.maxTrials} trials`;
+    const rm = se?.remeasured;
+    const rmText = !rm
+      ? ''
+      : `<span class="range">re-measured: ${
+          rm.coltBudget !== null
+            ? `${esc(colt)}'s best at ${rm.coltBudget} trials is as fast as ${esc(baseline)}'s at ${se!.baselineTrials} (${lat(rm.targetUs)})`
+            : `no budget of ${esc(colt)} matches ${esc(baseline)}'s ${lat(rm.targetUs)} at ${se!.baselineTrials}`
+        }</span>`;
+    const seText = `tuning curves: ${curveText}${rmText}`;
     return `<tr><th>${esc(baseline)} / ${esc(colt)}</th>${cells.join('')}<td class="left">${seText}</td></tr>`;
   });
   const head =
@@ -136,7 +149,7 @@ function settingsSection(bench: BenchResult): string {
       `${s.remeasure.rounds} rounds × ${s.remeasure.repeat} samples, min_repeat_ms ${s.remeasure.minRepeatMs}; every contender in turn each round; ` +
         'a kernel\'s time is its fastest sample (a busy neighbour only slows code down); bench.json also keeps the median',
     ],
-    ['threads', `<code>${esc(JSON.stringify(s.threads ?? {}))}</code>`],
+    ['environment', `<code>${esc(JSON.stringify(s.env ?? s.threads ?? {}))}</code>`],
     ['started', esc(bench.startedAt)],
     ['finished', esc(bench.finishedAt ?? `(${bench.status})`)],
   ];
@@ -173,7 +186,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bott
 table{border-collapse:collapse;margin:10px 0;font-variant-numeric:tabular-nums}
 th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}th{font-weight:600;text-align:left}
 thead th{text-align:right;border-bottom:2px solid #ccc}thead th:first-child{text-align:left}
-td.left{text-align:left}.range{display:block;color:#777;font-size:11.5px}
+td,tbody th{white-space:nowrap}td.left{text-align:left;white-space:normal}.range{display:block;color:#777;font-size:11.5px}
 .win{color:#0a7d32;font-weight:600}.loss{color:#b3261e;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 svg.plot{max-width:100%;height:auto;font:12px system-ui,sans-serif}svg .title{font-weight:600;font-size:13px}

@@ -23,10 +23,16 @@ export function summaryLines(bench: BenchResult): string[] {
     const evo = w.sampleEfficiency.filter((e) => e.baseline === 'evolutionary');
     for (const e of evo.length > 0 ? evo : w.sampleEfficiency) {
       if (e.targetUs === null) continue;
+      const rm = e.remeasured;
+      const again = !rm
+        ? ''
+        : rm.coltBudget !== null
+          ? `; re-measured, its best at ${rm.coltBudget} trials matches it`
+          : '; re-measured, no budget matches it';
       lines.push(
-        e.coltTrials !== null
+        (e.coltTrials !== null
           ? `${w.spec}: ${e.colt} reaches ${e.baseline}'s best-at-${e.baselineTrials} after ${e.coltTrials} trials (${e.ratio!.toFixed(1)}x fewer)`
-          : `${w.spec}: ${e.colt} does not reach ${e.baseline}'s best-at-${e.baselineTrials} within ${a.maxTrials} trials`,
+          : `${w.spec}: ${e.colt} does not reach ${e.baseline}'s best-at-${e.baselineTrials} within ${a.maxTrials} trials`) + again,
       );
     }
   }
