@@ -1,23 +1,33 @@
 """Building and running candidates on the target, with failures sorted into typed errors.
 
-One interface, two runners: `LocalMeasurer` runs on this host with MetaSchedule's LocalRunner;
-`rpc.RpcMeasurer` runs on the devices of a TVM RPC tracker. `create_measurer` picks one.
+One interface, two runners: `LocalMeasurer` runs on this host, with MetaSchedule's LocalRunner's
+steps; `rpc.RpcMeasurer` runs on the devices of a TVM RPC tracker. `create_measurer` picks one.
+Both check each trial's outputs against the untuned module's (check.py) unless told not to.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.builder import local_builder
-from tvm.s_tir.meta_schedule.runner import EvaluatorConfig
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
+from .check import ResultCheck
+from .local_worker import run_local
 from .targets import target_kind
+
+# Runner workers unpickle their functions (run_local, rpc_worker.run_on_device) by reference:
+# they must find this package.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _PACKAGE_ROOT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
 
 
 @dataclass
@@ -30,6 +40,8 @@ class MeasureSettings:
     max_workers: int | None = None
     # Runs go to an RPC tracker's devices when set (an rpc.RpcSettings).
     rpc: object | None = None
+    # Each trial's outputs are compared with the untuned module's (WRONG_RESULT when they differ).
+    check_correctness: bool = True
 
 
 @dataclass
@@ -41,6 +53,8 @@ class MeasureOutcome:
     build_secs: float = 0.0
     device: str = ""
     attempts: int = 1
+    # The arguments after the correctness check's run, until the check has judged them.
+    outputs: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def committable(self) -> bool:
@@ -144,40 +158,78 @@ def device_type_of(target) -> str:
     return "cpu" if kind in ("llvm", "c") else kind
 
 
-def create_measurer(target, settings: MeasureSettings):
-    """The RPC measurer when settings.rpc is set (the tracker must offer a device), else the local one."""
+def create_measurer(target, settings: MeasureSettings, untuned=None):
+    """The RPC measurer when settings.rpc is set (the tracker must offer a device), else the local
+    one. untuned: the task's module, whose outputs the correctness check compares against."""
     if settings.rpc is None:
-        return LocalMeasurer(target, settings)
+        return LocalMeasurer(target, settings, untuned)
     from .rpc import RpcMeasurer, check_tracker  # pylint: disable=import-outside-toplevel
 
     devices = check_tracker(settings.rpc)
-    return RpcMeasurer(target, settings, settings.rpc, device_type_of(target), len(devices))
+    return RpcMeasurer(target, settings, settings.rpc, device_type_of(target), len(devices), untuned)
 
 
-class LocalMeasurer:
-    """Builds on a warm BuildPool and runs with MetaSchedule's LocalRunner."""
+class Measurer:
+    """What the local and the RPC measurer share: the correctness check around their batches.
+
+    Subclasses implement `_run(mods, args_infos, check_inputs, timed)`: an outcome per module
+    (carrying `outputs` where check_inputs[i] was given), the build and the run wall seconds.
+    """
+
+    def __init__(self, target, settings: MeasureSettings, untuned=None):
+        self.check = ResultCheck(untuned, target) if settings.check_correctness and untuned is not None else None
+
+    def measure(self, mods: list, args_infos: list, untuned: bool = False) -> tuple[list[MeasureOutcome], float, float]:
+        """An outcome per module, and the wall seconds spent building and running. A trial whose
+        outputs differ from the untuned module's is WRONG_RESULT. untuned: mods is the task's
+        untuned module alone, whose run on the check's data gives the reference on the way."""
+        check = self.check
+        if check is None or check.off:
+            return self._run(mods, args_infos, [None] * len(mods), True)
+        # On a CPU the untuned module is its own reference: its measurement gives the reference.
+        if untuned and not check.ready and len(mods) == 1 and check.mod is check.untuned:
+            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs], True)
+            check.adopt(outcomes[0])
+        else:
+            if not untuned:
+                check.ensure(self._reference_run)
+            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs_for(a) for a in args_infos], True)
+        return [check.judge(o) for o in outcomes], build_wall, run_wall
+
+    def _reference_run(self, mod, args_info, inputs) -> MeasureOutcome:
+        """One untimed run of the untuned module on the check's data, its outputs fetched."""
+        outcomes, _, _ = self._run([mod], [args_info], [inputs], False)
+        return outcomes[0]
+
+    def _run(self, mods, args_infos, check_inputs, timed):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class LocalMeasurer(Measurer):
+    """Builds on a warm BuildPool and runs each artifact in a runner worker on this host."""
 
     # One batch at a time: two would time each other's runs on the same cores.
     concurrent = False
 
-    def __init__(self, target, settings: MeasureSettings):
+    def __init__(self, target, settings: MeasureSettings, untuned=None):
+        super().__init__(target, settings, untuned)
         self.target = target
         self.settings = settings
         self.device_type = device_type_of(target)
         self.builder = BuildPool.get(settings.max_workers, settings.timeout_sec)
         self.builder.warm()
-        self.runner = ms.runner.LocalRunner(
-            timeout_sec=settings.timeout_sec,
-            evaluator_config=EvaluatorConfig(
-                number=settings.number,
-                repeat=settings.repeat,
-                min_repeat_ms=settings.min_repeat_ms,
-                enable_cpu_cache_flush=settings.enable_cpu_cache_flush,
-            ),
+        # MetaSchedule's LocalRunner's pool, with our worker function: it hands the check's
+        # outputs back, which LocalRunner's cannot.
+        self.pool = PopenPoolExecutor(
+            max_workers=1,
+            timeout=settings.timeout_sec,
+            initializer=importlib.import_module,
+            initargs=("tvm.s_tir.meta_schedule.runner.local_runner",),
+            stderr=None if logging.getLogger().level <= logging.DEBUG else subprocess.DEVNULL,
         )
+        self.pool.submit(int, 0)  # starts the worker now, not at the first trial
 
-    def measure(self, mods: list, args_infos: list) -> tuple[list[MeasureOutcome], float, float]:
-        """Returns an outcome per module, and the wall seconds spent building and running."""
+    def _run(self, mods: list, args_infos: list, check_inputs: list, timed: bool) -> tuple[list[MeasureOutcome], float, float]:
         started = time.perf_counter()
         built = self.builder.build(mods, self.target)
         build_wall = time.perf_counter() - started
@@ -190,19 +242,31 @@ class LocalMeasurer:
             else:
                 runnable.append(i)
         started = time.perf_counter()
-        futures = self.runner.run(
-            [
-                ms.runner.RunnerInput(built[i][0], self.device_type, args_infos[i])
-                for i in runnable
-            ]
-        )
+        s = self.settings
+        evaluator = (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush) if timed else None
+        futures = [
+            self.pool.submit(
+                run_local,
+                evaluator,
+                built[i][0],
+                self.device_type,
+                tuple(arg.as_json() for arg in args_infos[i]),
+                check_inputs[i],
+            )
+            for i in runnable
+        ]
         for i, future in zip(runnable, futures):
-            result = future.result()
-            if result.error_msg:
-                msg = short_message(result.error_msg)
+            try:
+                result = future.result()
+            except TimeoutError:
+                msg = f"LocalRunner: Timeout, killed after {s.timeout_sec} seconds"
+                outcomes[i] = MeasureOutcome(False, code="TIMED_OUT", message=msg)
+                continue
+            except Exception as err:  # pylint: disable=broad-except
+                msg = short_message("LocalRunner: An exception occurred\n" + str(err))
                 outcomes[i] = MeasureOutcome(False, code=classify_run_error(msg), message=msg)
-            else:
-                outcomes[i] = MeasureOutcome(True, run_secs=[float(s) for s in result.run_secs])
+                continue
+            outcomes[i] = MeasureOutcome(True, run_secs=result.get("run_secs", []), outputs=result.get("outputs"))
         run_wall = time.perf_counter() - started
         for i in runnable:
             ms.utils.remove_build_dir(built[i][0])
@@ -213,4 +277,4 @@ class LocalMeasurer:
 
     def close(self) -> None:
         """The build pool is shared by tasks and outlives this one; the runner's pool does not."""
-        self.runner.pool.shutdown()
+        self.pool.shutdown()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import importlib
 import logging
-import os
 import socket
 import struct
 import threading
@@ -26,15 +25,10 @@ from tvm.s_tir import meta_schedule as ms
 from tvm.support.popen_pool import PopenPoolExecutor
 
 from .errors import InvalidArgument
-from .measure import BuildPool, MeasureOutcome, MeasureSettings, classify_build_error, short_message
+from .measure import BuildPool, MeasureOutcome, MeasureSettings, Measurer, classify_build_error, short_message
 from .rpc_worker import run_on_device
 
 log = logging.getLogger("colt_bridge.rpc")
-
-# Runner workers unpickle run_on_device by reference: they must find this package.
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _PACKAGE_ROOT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
 
 # A remote exception (the device ran our call and it raised) as TVM's RPC reports it.
 _REMOTE_ERROR = "error caught from rpc call"
@@ -120,7 +114,7 @@ def classify_rpc_result(result: dict, session_timeout_sec: float, device_alive: 
     """Sorts one device run into an outcome; device_alive(device) asks the tracker."""
     device = result.get("device", "")
     if result.get("ok"):
-        return MeasureOutcome(True, run_secs=list(result["run_secs"]), device=device)
+        return MeasureOutcome(True, run_secs=list(result["run_secs"]), device=device, outputs=result.get("outputs"))
     stage = result.get("stage", "queue")
     error = short_message(result.get("error", "unknown error"))
     if stage in ("queue", "connect"):
@@ -148,13 +142,17 @@ def classify_rpc_result(result: dict, session_timeout_sec: float, device_alive: 
     return MeasureOutcome(False, code="DEVICE_LOST", message=f"lost {device or 'the device'}: {error}", device=device)
 
 
-class RpcMeasurer:
-    """Builds on the warm BuildPool and runs each artifact, as soon as it is built, on a device."""
+class RpcMeasurer(Measurer):
+    """Builds on the warm BuildPool and runs each artifact, as soon as it is built, on a device.
+    The correctness check's run and its outputs' fetch happen there too, in the trial's session."""
 
     # Batches may be measured side by side: the devices, not this host, bound them.
     concurrent = True
 
-    def __init__(self, target, settings: MeasureSettings, rpc: RpcSettings, device_type: str, devices: int):
+    def __init__(
+        self, target, settings: MeasureSettings, rpc: RpcSettings, device_type: str, devices: int, untuned=None
+    ):
+        super().__init__(target, settings, untuned)
         self.devices_at_open = devices
         self.target = target
         self.settings = settings
@@ -212,17 +210,18 @@ class RpcMeasurer:
                 return False
             time.sleep(1.0)
 
-    def _submit_run(self, pool: PopenPoolExecutor, artifact: str, args_info) -> Future:
+    def _submit_run(self, pool: PopenPoolExecutor, artifact: str, args_info, check_inputs, timed: bool) -> Future:
         s = self.settings
         return pool.submit(
             run_on_device,
             (self.rpc.host, self.rpc.port, self.rpc.key, self.rpc.priority),
             self.rpc.session_timeout_sec,
             self.rpc.queue_timeout_sec,
-            (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush),
+            (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush) if timed else None,
             artifact,
             self.device_type,
             tuple(arg.as_json() for arg in args_info),
+            check_inputs,
         )
 
     def _run_result(self, future: Future) -> dict:
@@ -233,7 +232,7 @@ class RpcMeasurer:
         except Exception as err:  # pylint: disable=broad-except
             return {"ok": False, "stage": "queue", "error": f"runner worker failed: {err}", "device": ""}
 
-    def measure(self, mods: list, args_infos: list) -> tuple[list[MeasureOutcome], float, float]:
+    def _run(self, mods: list, args_infos: list, check_inputs: list, timed: bool) -> tuple[list[MeasureOutcome], float, float]:
         """An outcome per module, and the wall seconds until the last build and of the runs."""
         started = time.perf_counter()
         devices = self._devices()
@@ -254,7 +253,7 @@ class RpcMeasurer:
             while ready:
                 i = ready.popleft()
                 attempts[i] += 1
-                runs[self._submit_run(pool, artifacts[i], args_infos[i])] = i
+                runs[self._submit_run(pool, artifacts[i], args_infos[i], check_inputs[i], timed)] = i
                 first_run = first_run if first_run is not None else time.perf_counter()
             done, _ = wait(list(builds) + list(runs), return_when=FIRST_COMPLETED)
             for future in done:

@@ -4,7 +4,8 @@ The steps are MetaSchedule's RPCRunner's (its own upload, argument and evaluator
 but the tracker request is ours: RPCRunner reports only run times or an error string, while a
 fault-tolerant runner must know which device ran a trial and whether the trial failed before
 its session started (no device: retry), during it (device lost, or the schedule crashed it),
-or at the device's session timeout (the schedule ran too long).
+or at the device's session timeout (the schedule ran too long). When the correctness check
+gives data, the trial runs once more on it in the same session and its arguments come back.
 """
 
 from __future__ import annotations
@@ -44,15 +45,18 @@ def run_on_device(
     tracker: tuple[str, int, str, int],
     session_timeout_sec: float,
     queue_timeout_sec: float,
-    evaluator: tuple[int, int, int, bool],
+    evaluator: tuple[int, int, int, bool] | None,
     artifact_path: str,
     device_type: str,
     args_info: tuple,
+    check_inputs: list | None = None,
 ) -> dict:
     """Runs one built artifact on a device the tracker offers; never raises.
 
     Returns ok, run_secs, device ("host:port"), stage (where it stopped: queue, connect,
-    upload, run), error, and session_secs (time since the session started on the device).
+    upload, run, check), error, session_secs (time since the session started on the device),
+    and outputs (the arguments after the run on check_inputs, when given). evaluator None: no
+    timing runs.
     """
     # pylint: disable=import-outside-toplevel
     from tvm import rpc
@@ -63,6 +67,8 @@ def run_on_device(
         default_run_evaluator,
         default_upload_module,
     )
+
+    from .check import run_once
 
     host, port, key, priority = tracker
     out: dict = {"ok": False, "stage": "queue", "device": "", "session_secs": 0.0, "queue_secs": 0.0}
@@ -83,12 +89,17 @@ def run_on_device(
         remote_path = os.path.basename(artifact_path)
         rt_mod = default_upload_module(session, artifact_path, remote_path)
         out["stage"] = "run"
-        number, repeat, min_repeat_ms, flush = evaluator
-        config = EvaluatorConfig(number=number, repeat=repeat, min_repeat_ms=min_repeat_ms, enable_cpu_cache_flush=flush)
-        repeated_args = default_alloc_argument(session, device, args_info, 1)
-        costs = default_run_evaluator(session, rt_mod, device, config, repeated_args)
+        out["run_secs"] = []
+        if evaluator is not None:
+            number, repeat, min_repeat_ms, flush = evaluator
+            config = EvaluatorConfig(number=number, repeat=repeat, min_repeat_ms=min_repeat_ms, enable_cpu_cache_flush=flush)
+            repeated_args = default_alloc_argument(session, device, args_info, 1)
+            costs = default_run_evaluator(session, rt_mod, device, config, repeated_args)
+            out["run_secs"] = [float(c) for c in costs]
+        if check_inputs is not None:
+            out["stage"] = "check"
+            out["outputs"] = run_once(rt_mod, device, check_inputs)
         out["ok"] = True
-        out["run_secs"] = [float(c) for c in costs]
     except Exception as err:  # pylint: disable=broad-except
         out["error"] = f"{type(err).__name__}: {err}"
     finally:

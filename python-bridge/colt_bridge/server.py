@@ -96,10 +96,40 @@ def _rpc_settings(m, timeout_sec: float) -> RpcSettings | None:
     )
 
 
+def _task_response(task: Task) -> pb.OpenTaskResponse:
+    info = task.describe()
+    spaces = []
+    for space in task.design_spaces:
+        try:
+            spaces.append(_candidate(task.prepare_trace(without_postproc(space), task.seed)))
+        except Exception:  # pylint: disable=broad-except
+            continue  # a design space whose sampled decisions fail postprocessing
+    return pb.OpenTaskResponse(
+        task_id=task.task_id,
+        task_name=task.name,
+        tvmscript=info["tvmscript"],
+        flop=info["flop"],
+        design_spaces=spaces,
+        mutators=[pb.MutatorInfo(name=n, probability=p) for n, (_, p) in task.mutators.items()],
+        target_json=info["target_json"],
+        workload_key=info["workload_key"],
+        devices=task.devices,
+    )
+
+
 class BridgeService(pb_grpc.BridgeServicer):
     def __init__(self):
         self._tasks: dict[str, Task] = {}
         self._tasks_lock = threading.Lock()
+
+    def add_task(self, task: Task) -> None:
+        """Serves `task` under its id: one opened here, or one a host process made (colt_tvm)."""
+        with self._tasks_lock:
+            self._tasks[task.task_id] = task
+
+    def remove_task(self, task_id: str) -> Task | None:
+        with self._tasks_lock:
+            return self._tasks.pop(task_id, None)
 
     def _task(self, task_id: str) -> Task:
         with self._tasks_lock:
@@ -128,6 +158,7 @@ class BridgeService(pb_grpc.BridgeServicer):
             timeout_sec=m.timeout_sec or 30.0,
             enable_cpu_cache_flush=m.enable_cpu_cache_flush,
             rpc=_rpc_settings(m, m.timeout_sec or 30.0),
+            check_correctness=m.check_correctness if m.HasField("check_correctness") else True,
         )
         if settings.rpc is not None:
             # Before anything is written: no tracker or no device is the user's to fix.
@@ -138,27 +169,15 @@ class BridgeService(pb_grpc.BridgeServicer):
         # bad request leaves no partial database behind.
         ensure_work_dir(request.work_dir)
         task_id = uuid.uuid4().hex[:12]
-        task = Task(task_id, name, mod, target, request.work_dir, request.seed, request.cost_model or "xgb", settings)
-        with self._tasks_lock:
-            self._tasks[task_id] = task
-        info = task.describe()
-        spaces = []
-        for space in task.design_spaces:
-            try:
-                spaces.append(_candidate(task.prepare_trace(without_postproc(space), request.seed)))
-            except Exception:  # pylint: disable=broad-except
-                continue  # a design space whose sampled decisions fail postprocessing
-        return pb.OpenTaskResponse(
-            task_id=task_id,
-            task_name=name,
-            tvmscript=info["tvmscript"],
-            flop=info["flop"],
-            design_spaces=spaces,
-            mutators=[pb.MutatorInfo(name=n, probability=p) for n, (_, p) in task.mutators.items()],
-            target_json=info["target_json"],
-            workload_key=info["workload_key"],
-            devices=task.devices,
-        )
+        task = Task.open(task_id, name, mod, target, request.work_dir, request.seed, request.cost_model or "xgb", settings)
+        self.add_task(task)
+        return _task_response(task)
+
+    @_guard
+    def GetTask(self, request, context):
+        task = self._task(request.task_id)
+        with task.lock:
+            return _task_response(task)
 
     @_guard
     def SampleInitial(self, request, context):
@@ -204,6 +223,13 @@ class BridgeService(pb_grpc.BridgeServicer):
         with task.lock:
             scores = task.predict(list(request.trace_json))
         return pb.PredictResponse(scores=scores)
+
+    @_guard
+    def Describe(self, request, context):
+        task = self._task(request.task_id)
+        with task.lock:
+            scripts = task.tvmscripts(list(request.trace_json))
+        return pb.DescribeResponse(tvmscript=scripts)
 
     @_guard
     def Measure(self, request, context):
@@ -252,7 +278,8 @@ class BridgeService(pb_grpc.BridgeServicer):
         return pb.CloseTaskResponse()
 
 
-def serve(host: str, port: int, max_workers: int = 8) -> tuple[grpc.Server, int]:
+def serve(host: str, port: int, max_workers: int = 8, service: BridgeService | None = None) -> tuple[grpc.Server, int]:
+    """Starts a Bridge server on host:port (0: a free port); returns it and the port bound."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         options=[
@@ -260,7 +287,7 @@ def serve(host: str, port: int, max_workers: int = 8) -> tuple[grpc.Server, int]
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ],
     )
-    pb_grpc.add_BridgeServicer_to_server(BridgeService(), server)
+    pb_grpc.add_BridgeServicer_to_server(service or BridgeService(), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port}")

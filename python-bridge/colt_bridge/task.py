@@ -19,7 +19,7 @@ from tvm.s_tir.meta_schedule import _ffi_api as ms_ffi
 from tvm.s_tir.meta_schedule.utils import shash2hex
 from tvm.s_tir.schedule import Trace
 
-from .errors import InvalidArgument, one_line
+from .errors import FailedPrecondition, InvalidArgument, one_line
 from .measure import MeasureOutcome, MeasureSettings, create_measurer
 from .traces import (
     DecisionInfo,
@@ -50,6 +50,8 @@ class Prepared:
     sch: Schedule
     candidate: ms.MeasureCandidate
     decisions: list[DecisionInfo]
+    # The scheduled module's TVMScript, printed on first request (Task.tvmscripts).
+    tvmscript: str | None = None
 
 
 class ApplyFailure(Exception):
@@ -77,6 +79,38 @@ class Task:
         self,
         task_id: str,
         name: str,
+        ctx: ms.TuneContext,
+        design_spaces: list[Schedule],
+        cost_model,
+        database,
+        measurer,
+        seed: int,
+    ):
+        """Use `Task.open` (the bridge owns everything) or `Task.hosted` (MetaSchedule does)."""
+        self.task_id = task_id
+        self.name = name
+        self.ctx = ctx
+        self.mod = ctx.mod
+        self.target = ctx.target
+        self.lock = threading.Lock()
+        self.seed = seed
+        self.design_spaces = list(design_spaces)
+        generator = ctx.space_generator
+        self.postprocs = list(generator.postprocs or [])
+        self.mutators = {type(m).__name__: (m, float(p)) for m, p in (generator.mutator_probs or {}).items()}
+        self.cost_model = cost_model
+        self.database = database
+        self.workload = database.commit_workload(self.mod) if measurer is not None else None
+        self.measurer = measurer
+        self.flop = float(estimate_tir_flops(self.mod))
+        self._cache: OrderedDict[str, Prepared] = OrderedDict()
+        self._counter = 0
+
+    @classmethod
+    def open(
+        cls,
+        task_id: str,
+        name: str,
         mod: tvm.IRModule,
         target: tvm.target.Target,
         work_dir: str,
@@ -84,14 +118,9 @@ class Task:
         cost_model: str,
         settings: MeasureSettings,
         num_warmup_samples: int = 16,
-    ):
-        self.task_id = task_id
-        self.name = name
-        self.mod = mod
-        self.target = target
-        self.lock = threading.Lock()
-        self.seed = seed
-        self.ctx = ms.TuneContext(
+    ) -> "Task":
+        """A task the bridge runs end to end: its own context, cost model, measurer and database."""
+        ctx = ms.TuneContext(
             mod=mod,
             target=target,
             space_generator="post-order-apply",
@@ -99,25 +128,31 @@ class Task:
             rand_state=_seed(seed),
             num_threads=int(target.attrs.get("num-cores", 0) or 0) or "physical",
         )
-        self.design_spaces = self.ctx.generate_design_space()
-        generator = self.ctx.space_generator
-        self.postprocs = list(generator.postprocs)
-        self.mutators = {type(m).__name__: (m, float(p)) for m, p in generator.mutator_probs.items()}
         if cost_model == "random":
-            self.cost_model = ms.cost_model.RandomModel(seed=_seed(seed))
+            model = ms.cost_model.RandomModel(seed=_seed(seed))
         else:
             # TVM's default waits for 100 samples before it trusts XGBoost, which is more
             # trials than a COLT run may spend in total; we train from the first batch on.
-            self.cost_model = ms.cost_model.XGBModel(
+            model = ms.cost_model.XGBModel(
                 num_warmup_samples=num_warmup_samples,
                 num_tuning_cores=max(1, int(target.attrs.get("num-cores", 1) or 1)),
             )
-        self.database = ms.database.JSONDatabase(work_dir=work_dir) if work_dir else ms.database.MemoryDatabase()
-        self.workload = self.database.commit_workload(mod)
-        self.measurer = create_measurer(target, settings)
-        self.flop = float(estimate_tir_flops(mod))
-        self._cache: OrderedDict[str, Prepared] = OrderedDict()
-        self._counter = 0
+        database = ms.database.JSONDatabase(work_dir=work_dir) if work_dir else ms.database.MemoryDatabase()
+        return cls(
+            task_id, name, ctx, ctx.generate_design_space(), model, database, create_measurer(target, settings, mod), seed
+        )
+
+    @classmethod
+    def hosted(cls, task_id: str, ctx: ms.TuneContext, design_spaces, database, cost_model, seed: int) -> "Task":
+        """A task inside a MetaSchedule tuning run (colt_tvm): its TuneContext, design spaces,
+        database and cost model are MetaSchedule's, and MetaSchedule's builder and runner measure
+        and commit. The bridge applies, checks and scores schedules for the search, as it does
+        for its own tasks; Measure and Commit are refused."""
+        return cls(task_id, ctx.task_name or "main", ctx, design_spaces, cost_model, database, None, seed)
+
+    @property
+    def is_hosted(self) -> bool:
+        return self.measurer is None
 
     # --- schedules -------------------------------------------------------------------------
 
@@ -168,6 +203,17 @@ class Task:
         self._cache.move_to_end(prepared.trace_json)
         while len(self._cache) > 4096:
             self._cache.popitem(last=False)
+
+    def tvmscripts(self, trace_jsons: list[str]) -> list[str]:
+        """The TVMScript of each trace's post-processed scheduled module: what an LLM is shown.
+        Printed once per trace and kept with it in the task's bounded cache of prepared traces."""
+        scripts = []
+        for trace_json in trace_jsons:
+            prepared = self.prepare_json(trace_json)
+            if prepared.tvmscript is None:
+                prepared.tvmscript = prepared.sch.mod.script()
+            scripts.append(prepared.tvmscript)
+        return scripts
 
     def sample_initial(self, count: int, seed: int) -> tuple[list[Prepared], int]:
         """Fresh random decisions on the design spaces' instructions, as evolutionary search does."""
@@ -237,6 +283,9 @@ class Task:
         if not trace_jsons:
             return []
         candidates = [self.prepare_json(t).candidate for t in trace_jsons]
+        if self.cost_model is None:
+            # A MetaSchedule run without a cost model: no opinion, the search's order stands.
+            return [0.0] * len(candidates)
         scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
         return [float(s) if np.isfinite(s) else 0.0 for s in scores]
 
@@ -247,6 +296,7 @@ class Task:
 
     def measure(self, trace_jsons: list[str], commit: bool = True) -> tuple[list[MeasureOutcome], float, float]:
         """Builds and runs; learns from and commits every trial that says something about its schedule."""
+        self._own_measurement("Measure")
         concurrent = getattr(self.measurer, "concurrent", False)
         with self.lock:
             prepared = [self.prepare_json(t) for t in trace_jsons]
@@ -267,7 +317,12 @@ class Task:
     def _measure(self, prepared: list[Prepared]) -> tuple[list[MeasureOutcome], float, float]:
         return self.measurer.measure([p.sch.mod for p in prepared], [p.candidate.args_info for p in prepared])
 
+    def _own_measurement(self, what: str) -> None:
+        if self.is_hosted:
+            raise FailedPrecondition(f"{what}: task {self.task_id} is measured and recorded by its MetaSchedule run")
+
     def commit(self, prepared: Prepared, run_secs: list[float]) -> None:
+        self._own_measurement("Commit")
         # The record keeps the full trace, postprocessing included, as MetaSchedule's own do.
         record = ms.database.TuningRecord(
             trace=prepared.sch.trace,
@@ -285,6 +340,8 @@ class Task:
         how many the database holds for the workload. train: the cost model learns from them all.
         """
         database = self.database if not work_dir else open_database(work_dir)
+        if database is None:
+            return [], 0
         key = shash2hex(self.mod)
         mine = [r for r in database.get_all_tuning_records() if shash2hex(r.workload.mod) == key]
         stored = []
@@ -296,7 +353,7 @@ class Task:
             except ApplyFailure:
                 prepared = None
             stored.append(StoredRecord(prepared, run_secs, failed))
-        if train:
+        if train and self.cost_model is not None:
             usable = [r for r in stored if r.prepared is not None]
             if usable:
                 self.cost_model.update(
@@ -316,8 +373,9 @@ class Task:
         return stored, total
 
     def measure_untuned(self) -> tuple[list[MeasureOutcome], float, float]:
+        self._own_measurement("MeasureUntuned")
         args = ms.arg_info.ArgInfo.from_prim_func(self.mod["main"])
-        return self.measurer.measure([self.mod], [args])
+        return self.measurer.measure([self.mod], [args], untuned=True)
 
     def describe(self) -> dict:
         return {
@@ -328,7 +386,8 @@ class Task:
         }
 
     def close(self) -> None:
-        self.measurer.close()
+        if self.measurer is not None:
+            self.measurer.close()
         self._cache.clear()
 
 

@@ -116,6 +116,31 @@ def test_directed_tile_edit_sets_the_decision(bridge, gmm_task):
     assert pb.ApplyErrorCode.Name(not_a_sample.error) == "UNKNOWN_TRANSFORMATION"
 
 
+def test_describe_prints_the_scheduled_module_of_each_trace(bridge, gmm_task):
+    task, _ = gmm_task
+    cands = bridge.stub.SampleInitial(pb.SampleInitialRequest(task_id=task.task_id, count=4, seed=31)).candidates
+    first = cands[0]
+    other = next(c for c in cands if c.shash != first.shash)
+    traces = [first.trace_json, other.trace_json, first.trace_json]
+    scripts = bridge.stub.Describe(pb.DescribeRequest(task_id=task.task_id, trace_json=traces)).tvmscript
+    assert len(scripts) == 3
+    for script in scripts:
+        assert "@T.prim_func" in script
+        # The matmul's block "Z", its reduction split off by a postprocessor (DecomposeReduction).
+        assert 'T.sblock("Z_update")' in script
+    assert 'T.sblock("Z")' in task.tvmscript and "Z_update" not in task.tvmscript
+    assert scripts[0] != scripts[1], "different schedules print differently"
+    assert scripts[2] == scripts[0]
+
+    assert bridge.stub.Describe(pb.DescribeRequest(task_id=task.task_id)).tvmscript == []
+    with pytest.raises(grpc.RpcError) as err:
+        bridge.stub.Describe(pb.DescribeRequest(task_id=task.task_id, trace_json=["[[], []]x"]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as err:
+        bridge.stub.Describe(pb.DescribeRequest(task_id="nope", trace_json=[first.trace_json]))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_predict_measure_and_database(bridge, gmm_task):
     task, work_dir = gmm_task
     cands = bridge.stub.SampleInitial(pb.SampleInitialRequest(task_id=task.task_id, count=2, seed=21)).candidates

@@ -13,6 +13,9 @@ import type { CloseTaskRequest } from '../generated/colt/v1/CloseTaskRequest';
 import type { CloseTaskResponse__Output } from '../generated/colt/v1/CloseTaskResponse';
 import type { CommitRequest } from '../generated/colt/v1/CommitRequest';
 import type { CommitResponse__Output } from '../generated/colt/v1/CommitResponse';
+import type { DescribeRequest } from '../generated/colt/v1/DescribeRequest';
+import type { DescribeResponse__Output } from '../generated/colt/v1/DescribeResponse';
+import type { GetTaskRequest } from '../generated/colt/v1/GetTaskRequest';
 import type { HealthRequest } from '../generated/colt/v1/HealthRequest';
 import type { HealthResponse__Output } from '../generated/colt/v1/HealthResponse';
 import type { ListRecordsRequest } from '../generated/colt/v1/ListRecordsRequest';
@@ -35,11 +38,13 @@ interface Rpcs {
   SampleInitial: [SampleInitialRequest, SampleInitialResponse__Output];
   Apply: [ApplyRequest, ApplyResponse__Output];
   Predict: [PredictRequest, PredictResponse__Output];
+  Describe: [DescribeRequest, DescribeResponse__Output];
   Measure: [MeasureRequest, MeasureResponse__Output];
   Commit: [CommitRequest, CommitResponse__Output];
   MeasureUntuned: [MeasureUntunedRequest, MeasureResponse__Output];
   ListRecords: [ListRecordsRequest, ListRecordsResponse__Output];
   CloseTask: [CloseTaskRequest, CloseTaskResponse__Output];
+  GetTask: [GetTaskRequest, OpenTaskResponse__Output];
 }
 type RpcName = keyof Rpcs;
 
@@ -53,12 +58,16 @@ export const DEFAULT_DEADLINES_MS: Record<RpcName, number> = {
   SampleInitial: 5 * 60_000,
   Apply: 2 * 60_000,
   Predict: 5 * 60_000,
+  // Replays and prints a few traces for a prompt: quick, and a prompt does without it.
+  Describe: 60_000,
   Measure: 60 * 60_000,
   Commit: 60_000,
   MeasureUntuned: 30 * 60_000,
   // Replays every record of a large database and may train the cost model on them.
   ListRecords: 10 * 60_000,
   CloseTask: 60_000,
+  // Samples and checks each design space once.
+  GetTask: 5 * 60_000,
 };
 
 export interface CallOptions {
@@ -126,6 +135,10 @@ export class BridgeClient {
     return this.call('Predict', request, options);
   }
 
+  describe(request: DescribeRequest, options?: CallOptions): Promise<DescribeResponse__Output> {
+    return this.call('Describe', request, options);
+  }
+
   measure(request: MeasureRequest, options?: CallOptions): Promise<MeasureResponse__Output> {
     return this.call('Measure', request, options);
   }
@@ -144,6 +157,11 @@ export class BridgeClient {
 
   closeTask(request: CloseTaskRequest, options?: CallOptions): Promise<CloseTaskResponse__Output> {
     return this.call('CloseTask', request, options);
+  }
+
+  /** A task someone else opened in this bridge (colt_tvm hosts them around its TuneContext). */
+  getTask(request: GetTaskRequest, options?: CallOptions): Promise<OpenTaskResponse__Output> {
+    return this.call('GetTask', request, options);
   }
 
   /** Closes the channel; calls in flight fail with UNAVAILABLE. */

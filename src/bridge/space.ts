@@ -35,6 +35,7 @@ const MEASURE_ERRORS: readonly MeasureErrorCode[] = [
   'SESSION_TIMEOUT',
   'DEVICE_LOST',
   'INVALID_SCHEDULE',
+  'WRONG_RESULT',
 ];
 
 /** JSON the bridge wrote; a value it could not encode is not worth failing a search over. */
@@ -177,6 +178,12 @@ export class BridgeScheduleSpace implements ScheduleSpace {
     if (traceJsons.length === 0) return [];
     const response = await this.client.predict({ task_id: this.taskId, trace_json: traceJsons });
     return response.scores;
+  }
+
+  async describe(traceJsons: string[]): Promise<string[]> {
+    if (traceJsons.length === 0) return [];
+    const response = await this.client.describe({ task_id: this.taskId, trace_json: traceJsons });
+    return response.tvmscript;
   }
 
   async measure(traceJsons: string[]): Promise<MeasureOutcome[]> {

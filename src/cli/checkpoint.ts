@@ -23,6 +23,12 @@ export interface Checkpoint {
   workloadKey: string;
   savedAt: string;
   search: SearchSnapshot;
+  /**
+   * The LLM side (pool account, budget spent, the fallback's statistics: src/llm/setup.ts),
+   * read back by its owner, which tolerates what it cannot use. Absent from runs without LLMs
+   * and from older checkpoints, which still resume (with a fresh LLM account).
+   */
+  llm?: unknown;
 }
 
 /** Object keys sorted, so that two equal targets compare equal whatever their key order. */

@@ -31,6 +31,7 @@ export const TUNE_FLAGS: Record<string, string> = {
   repeat: '--repeat',
   minRepeatMs: '--min-repeat-ms',
   timeout: '--timeout',
+  checkResults: '--no-check-results',
   costModel: '--cost-model',
   models: '--models',
   llm: '--no-llm',
@@ -119,6 +120,8 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     repeat: integer(1).default(TUNE_DEFAULTS.repeat),
     minRepeatMs: integer(0).default(TUNE_DEFAULTS.minRepeatMs),
     timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
+    /** false (--no-check-results): trials are not compared with the untuned build's outputs. */
+    checkResults: z.boolean().default(true),
     costModel: z.enum(['xgb', 'random'], { error: 'must be xgb or random' }).default(TUNE_DEFAULTS.costModel),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     /** false (--no-llm): the built-in proposer alone, even when the bundled model is there. */

@@ -6,15 +6,17 @@ import path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
-import { BridgeError, BridgeStartError } from '../bridge';
 import { findRepoRoot } from '../config/paths';
-import { ConfigError, DEFAULT_BUCKET } from '../llm';
+import { DEFAULT_LISTEN, parseDaemonOptions, runDaemon } from '../daemon/run';
+import { DEFAULT_BUCKET } from '../llm';
 import { createLogger, isDebug, type Logger } from '../log';
-import { SearchOptionsError } from '../search';
 import { addBenchCommands } from './bench';
-import { CliError, EXIT, UsageError } from './errors';
+import { describeError, oneLine } from './describe-error';
+import { EXIT, UsageError } from './errors';
 import { formatIssue, parseTuneOptions, TUNE_DEFAULTS } from './options';
 import { tune, type TuneIO } from './tune';
+
+export { describeError } from './describe-error';
 
 export interface CliIO {
   out: (text: string) => void;
@@ -70,6 +72,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--repeat <n>', `measurements per trial (default: ${TUNE_DEFAULTS.repeat})`)
     .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${TUNE_DEFAULTS.minRepeatMs})`)
     .option('--timeout <sec>', `seconds allowed per build and per run (default: ${TUNE_DEFAULTS.timeout})`)
+    .option('--no-check-results', "don't compare each trial's outputs with the untuned build's (a mismatch is a failed trial, WRONG_RESULT)")
     .option('--cost-model <name>', `xgb or random (default: ${TUNE_DEFAULTS.costModel})`)
     .option(
       '--models <file>',
@@ -90,27 +93,16 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       if (!parsed.ok) throw new UsageError(parsed.issues.map(formatIssue).join('; '));
       setCode(await tune(parsed.options, { out: io.out, logger: io.logger, cwd: io.cwd, bridge: io.bridge }));
     });
+  program
+    .command('daemon')
+    .description('serve the COLT tuning API (gRPC colt.v1.Tuner, proto/colt/v1/tuner.proto) for colt_tvm and other clients')
+    .option('--listen <host:port>', `where to listen; port 0 picks a free one (default: ${DEFAULT_LISTEN}, loopback only)`)
+    .option('--parent-pid <pid>', 'exit when this process is gone (colt_tvm passes its own)')
+    .action(async (raw: Record<string, unknown>) => {
+      setCode(await runDaemon(parseDaemonOptions(raw), { out: io.out, logger: io.logger, cwd: io.cwd, cores: io.cores, bridge: io.bridge }));
+    });
   addBenchCommands(program, io);
   return program;
-}
-
-function oneLine(text: string): string {
-  return text.split(/\s*\n\s*/).filter(Boolean).join(' ').trim();
-}
-
-/** The boundary: what the user reads and the exit code, for anything thrown. */
-export function describeError(err: unknown): { code: number; message: string } {
-  if (err instanceof CliError) return { code: err.exitCode, message: err.message };
-  if (err instanceof CommanderError) return { code: EXIT.USAGE, message: err.message.replace(/^error:\s*/, '') };
-  if (err instanceof SearchOptionsError) return { code: EXIT.USAGE, message: err.message };
-  // A bad models.json, a missing key variable, a rejected key or an unreachable endpoint.
-  if (err instanceof ConfigError) return { code: EXIT.USAGE, message: err.message };
-  if (err instanceof BridgeStartError) return { code: EXIT.FAILURE, message: err.message };
-  if (err instanceof BridgeError) {
-    return { code: EXIT.FAILURE, message: `the TVM bridge failed${err.rpc ? ` in ${err.rpc}` : ''} (${err.code}): ${err.message}` };
-  }
-  if (err instanceof Error) return { code: EXIT.FAILURE, message: err.message || err.name };
-  return { code: EXIT.FAILURE, message: String(err) };
 }
 
 /** Runs the CLI on argv (without `node script`); resolves to the exit code, never throws. */

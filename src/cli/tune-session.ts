@@ -19,6 +19,7 @@ import {
 } from '../bridge';
 import type { OpenTaskResponse__Output } from '../generated/colt/v1/OpenTaskResponse';
 import type { RpcConfig } from '../generated/colt/v1/RpcConfig';
+import type { LlmRunState } from '../llm';
 import type { Logger } from '../log';
 import {
   MeasurementStalledError,
@@ -117,6 +118,11 @@ export interface TuneSessionConfig {
 export interface SearchWiring {
   proposers: Record<string, Proposer>;
   options: SearchOptions;
+  /**
+   * The LLM side's state (budget spent, per-model account): checkpointed with the search, and
+   * restored on `--resume`, so that a resumed run carries on with what the first one spent.
+   */
+  llm?: LlmRunState;
 }
 
 function mean(xs: readonly number[]): number {
@@ -154,6 +160,8 @@ export class TuneSession {
   private cancelled = false;
   private opened: OpenedTask | undefined;
   private lastSnapshot: SearchSnapshot | undefined;
+  private lastCheckpoint: Checkpoint | undefined;
+  private llm: LlmRunState | undefined;
   private checkpointWarned = false;
 
   constructor(private readonly config: TuneSessionConfig) {}
@@ -172,6 +180,13 @@ export class TuneSession {
     const { options, logger } = this.config;
     let restarts = 0;
     let snapshot = this.config.resume?.checkpoint?.search;
+    this.llm = wiring.llm;
+    if (this.llm) {
+      // Once per run: a restarted bridge finds the LLM side as it is, with everything spent since.
+      const saved = this.config.resume?.checkpoint?.llm;
+      if (saved !== undefined) this.llm.restore(saved);
+      this.llm.onChange(() => this.writeCheckpoint());
+    }
     for (;;) {
       this.bridge = await startBridge({ ...this.config.bridge, logger });
       if (this.cancelled) return undefined;
@@ -219,6 +234,7 @@ export class TuneSession {
             repeat: options.repeat,
             min_repeat_ms: options.minRepeatMs,
             timeout_sec: options.timeout,
+            check_correctness: options.checkResults,
             ...(rpc ? { rpc } : {}),
           },
         }),
@@ -316,15 +332,29 @@ export class TuneSession {
   private checkpoint(search: Search, task: OpenTaskResponse__Output): void {
     const snapshot = search.snapshot();
     this.lastSnapshot = snapshot;
+    this.lastCheckpoint = {
+      version: 1,
+      workload: this.config.workload,
+      target: this.config.options.target,
+      workloadKey: task.workload_key,
+      savedAt: '',
+      search: snapshot,
+    };
+    this.writeCheckpoint();
+  }
+
+  /**
+   * Writes the last checkpoint with the LLM side as it is now. Also called between batches,
+   * whenever an LLM call is booked (the search's part stays the last batch's): a run killed
+   * during an expansion must not resume with calls it has already spent.
+   */
+  private writeCheckpoint(): void {
+    const base = this.lastCheckpoint ?? this.config.resume?.checkpoint;
+    if (!base) return;
+    // A run without LLMs keeps the LLM state it resumed from for the next run that has them.
+    const llm = this.llm ? this.llm.snapshot() : base.llm;
     try {
-      writeCheckpoint(this.config.workDir, {
-        version: 1,
-        workload: this.config.workload,
-        target: this.config.options.target,
-        workloadKey: task.workload_key,
-        savedAt: new Date().toISOString(),
-        search: snapshot,
-      });
+      writeCheckpoint(this.config.workDir, { ...base, savedAt: new Date().toISOString(), ...(llm !== undefined ? { llm } : {}) });
     } catch (err) {
       // The run goes on: the database still holds every trial, and a resume rebuilds from it.
       if (!this.checkpointWarned) this.config.logger.warn(`cannot write the checkpoint: ${(err as Error).message}`);

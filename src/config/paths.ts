@@ -15,5 +15,6 @@ export function findRepoRoot(from: string = __dirname): string {
 }
 
 export const BRIDGE_PROTO = path.join('proto', 'colt', 'v1', 'bridge.proto');
+export const TUNER_PROTO = path.join('proto', 'colt', 'v1', 'tuner.proto');
 export const PYTHON_BRIDGE_DIR = 'python-bridge';
 export const VENV_PYTHON = path.join('.venv', 'bin', 'python');

@@ -32,8 +32,8 @@ export { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, o
 export { answerGrammar } from './local-grammar';
 export { defaultThreads, LocalChatModel, type LocalModelOptions } from './local-model';
 export { importNodeLlamaCpp, type NodeLlamaCpp } from './local-runtime';
-export { estimateTokens, ModelPool, type BudgetSwitch, type LlmSummary, type ModelPoolOptions } from './pool';
+export { estimateTokens, ModelPool, type BudgetSwitch, type LlmSummary, type ModelPoolOptions, type PoolSnapshot } from './pool';
 export { buildCorrectionPrompt, buildProposalPrompt, SYSTEM_INSTRUCTIONS, type ModelLine, type Prompt, type PromptInput } from './prompt';
 export { LlmProposer, type LlmProposerOptions } from './proposer';
 export { backoffMs, BACKOFF_DEFAULTS, classifyFailure, type BackoffOptions, type FailureInfo } from './retry';
-export { llmSearchWiring, openModelPool, openPool, type LlmSearchWiring } from './setup';
+export { llmSearchWiring, openModelPool, openPool, type LlmRunState, type LlmSearchWiring, type LlmStateSnapshot } from './setup';

@@ -52,8 +52,30 @@ export interface LlmSummary {
   budgetSwitch: BudgetSwitch | null;
 }
 
+/**
+ * The pool's account as plain data, for a checkpoint: what a resumed run must not get afresh
+ * (budget spent, per-model calls, tokens, money, hit rates, recent errors). restore() takes it.
+ */
+export interface PoolSnapshot {
+  version: 1;
+  /** LLM calls and money spent so far, all models together: what the budgets count. */
+  calls: number;
+  costUsd: number;
+  accounts: Record<string, LlmModelStats>;
+  recentErrors: Record<string, string[]>;
+  budgetSwitch: BudgetSwitch | null;
+}
+
 /** Recent problems of a model that its next prompts show, newest last. */
 const RECENT_ERRORS = 4;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
 
 /** A rough token count where the server reports none. */
 export function estimateTokens(text: string): number {
@@ -80,6 +102,7 @@ export class ModelPool {
   private calls = 0;
   private costUsd = 0;
   private switched: BudgetSwitch | undefined;
+  private readonly spendListeners: Array<() => void> = [];
 
   constructor(config: ModelsConfig, keys: ApiKeys, options: ModelPoolOptions = {}) {
     this.config = config;
@@ -207,6 +230,8 @@ export class ModelPool {
     this.calls += 1;
     stats.calls += 1;
     if (purpose === 'correct') stats.corrections += 1;
+    // Booked before it goes out: a run killed during the call has spent it.
+    this.spent();
     const started = this.clock();
     try {
       const completion = await chat.complete(messages, constraints);
@@ -224,6 +249,7 @@ export class ModelPool {
       if (estimated) stats.estimatedCalls += 1;
       this.costUsd += costUsd;
       this.cache.set(key, completion.text);
+      this.spent();
       this.emit({
         type: 'llm_call',
         model,
@@ -249,6 +275,7 @@ export class ModelPool {
       stats.failedCalls += 1;
       stats.errors += 1;
       this.remember(model, `call failed: ${failure.kind}`);
+      this.spent();
       this.emit({
         type: 'llm_call',
         model,
@@ -327,6 +354,65 @@ export class ModelPool {
       if (a > b || (a === b && this.sizeOf[name] < this.sizeOf[best])) best = name;
     }
     return best;
+  }
+
+  /** Called whenever a call is booked: as it goes out, and when its answer or failure is in. */
+  onSpend(listener: () => void): void {
+    this.spendListeners.push(listener);
+  }
+
+  private spent(): void {
+    for (const listener of this.spendListeners) listener();
+  }
+
+  /** The account as plain data, for a checkpoint. */
+  snapshot(): PoolSnapshot {
+    const accounts: Record<string, LlmModelStats> = {};
+    const recentErrors: Record<string, string[]> = {};
+    for (const name of this.names) {
+      accounts[name] = this.stats(name);
+      recentErrors[name] = this.recentErrors(name);
+    }
+    return {
+      version: 1,
+      calls: this.calls,
+      costUsd: this.costUsd,
+      accounts,
+      recentErrors,
+      budgetSwitch: this.switched ? { ...this.switched } : null,
+    };
+  }
+
+  /**
+   * Takes back a snapshot(), before the run goes on: the budget stays spent, and per-model
+   * counts carry on. Tolerant of what it cannot use: models no longer in the bucket, fields
+   * missing or malformed (left as they are); sizes always come from the current config.
+   */
+  restore(state: unknown): void {
+    if (!isRecord(state)) return;
+    const accounts = isRecord(state.accounts) ? state.accounts : {};
+    const recent = isRecord(state.recentErrors) ? state.recentErrors : {};
+    for (const name of this.names) {
+      const saved = accounts[name];
+      const stats = this.account(name);
+      if (isRecord(saved)) {
+        for (const key of Object.keys(stats) as Array<keyof LlmModelStats>) {
+          if (key !== 'size' && isCount(saved[key])) stats[key] = saved[key];
+        }
+      }
+      const errors = recent[name];
+      if (Array.isArray(errors) && errors.every((e) => typeof e === 'string')) {
+        this.recent.set(name, errors.slice(-RECENT_ERRORS));
+      }
+    }
+    // The totals may include models that have left the bucket since: they were spent all the same.
+    const booked = [...this.accounts.values()];
+    this.calls = isCount(state.calls) ? state.calls : booked.reduce((n, s) => n + s.calls, 0);
+    this.costUsd = isCount(state.costUsd) ? state.costUsd : booked.reduce((n, s) => n + s.costUsd, 0);
+    const sw = state.budgetSwitch;
+    if (isRecord(sw) && (sw.reason === 'calls' || sw.reason === 'money') && isCount(sw.trialsUsed) && isCount(sw.calls) && isCount(sw.costUsd)) {
+      this.switched = { reason: sw.reason, trialsUsed: sw.trialsUsed, calls: sw.calls, costUsd: sw.costUsd };
+    }
   }
 
   /** The run's LLM account, for colt-summary.json and the final report. */

@@ -1,8 +1,8 @@
 // The prompts (DESIGN §3): what the acting model is told about the schedule, the search and
-// the other models, and how it must answer. The core hands us traces and their decisions, not
-// TVMScript, so a schedule is shown as its decisions plus an abbreviated trace. A prompt must
-// fit the model's context: the least useful context goes first (grandparent, then parent, then
-// long traces), and the instructions never go.
+// the other models, and how it must answer. A schedule is shown as its decisions (what an answer
+// may set), its TVMScript when the space could print it, and an abbreviated trace. A prompt must
+// fit the model's context: the oldest context goes first (grandparent, then parent, then the
+// leaf's trace and TVMScript), and the instructions and the answer format never go.
 import type { CorrectionRequest, Decision, NodeView, ProposalContext, Transformation } from '../search/types';
 import type { ChatMessage } from './client';
 import { oneLine } from './errors';
@@ -106,6 +106,27 @@ function abbreviate(trace: string, max: number): string {
   return `${trace.slice(0, max)} …(${trace.length - max} more characters)`;
 }
 
+/** Lines of TVMScript a prompt leaves out: the printer's import comments and access annotations. */
+const SCRIPT_NOISE = /^\s*(# from tvm\b|# with T\.sblock\("root"\)|T\.reads\(|T\.writes\(|T\.sblock_attr\()/;
+
+/**
+ * TVMScript without the lines that say nothing about the schedule, cut at a line boundary to at
+ * most `max` characters: the head (signature, buffers, outer loops) is what shows the schedule.
+ */
+function scriptBlock(script: string, max: number): string {
+  const lines = script.split('\n').filter((line) => line.trim() !== '' && !SCRIPT_NOISE.test(line));
+  const kept: string[] = [];
+  let chars = 0;
+  for (const line of lines) {
+    if (chars + line.length + 1 > max) break;
+    kept.push(line);
+    chars += line.length + 1;
+  }
+  const cut = lines.length - kept.length;
+  if (cut > 0) kept.push(`# … (${cut} more lines)`);
+  return ['TVMScript (post-processed, T.reads/T.writes left out):', '```python', ...kept, '```'].join('\n');
+}
+
 /** Decisions of `node` that differ from `ref`'s, as "inst i: value". */
 function differences(node: NodeView, ref: NodeView): string {
   const refValues = new Map(ref.decisions.map((d) => [d.instIndex, JSON.stringify(d.value)]));
@@ -123,33 +144,44 @@ function scoreLine(node: NodeView): string {
 
 /** How much of the context a prompt keeps; each reduction step lowers one of these. */
 interface Detail {
+  grandparentScript: boolean;
   grandparentTrace: boolean;
   grandparent: boolean;
+  parentScript: boolean;
   parentTrace: boolean;
   parent: boolean;
   leafTraceChars: number;
+  leafScriptChars: number;
   decisions: number;
   errors: boolean;
 }
 
 const FULL: Detail = {
+  grandparentScript: true,
   grandparentTrace: true,
   grandparent: true,
+  parentScript: true,
   parentTrace: true,
   parent: true,
   leafTraceChars: 6000,
+  leafScriptChars: 8000,
   decisions: 64,
   errors: true,
 };
 
 /** The reductions, least useful context first. */
 const REDUCTIONS: Array<[string, (d: Detail) => Detail]> = [
+  ['grandparent script', (d) => ({ ...d, grandparentScript: false })],
   ['grandparent trace', (d) => ({ ...d, grandparentTrace: false })],
   ['grandparent', (d) => ({ ...d, grandparent: false })],
+  ['parent script', (d) => ({ ...d, parentScript: false })],
   ['parent trace', (d) => ({ ...d, parentTrace: false })],
   ['parent', (d) => ({ ...d, parent: false })],
   ['long trace', (d) => ({ ...d, leafTraceChars: 1500 })],
   ['trace', (d) => ({ ...d, leafTraceChars: 0 })],
+  ['script past 2400 characters', (d) => ({ ...d, leafScriptChars: 2400 })],
+  ['script past 1000 characters', (d) => ({ ...d, leafScriptChars: 1000 })],
+  ['script', (d) => ({ ...d, leafScriptChars: 0 })],
   ['recent errors', (d) => ({ ...d, errors: false })],
   ['decisions past 24', (d) => ({ ...d, decisions: 24 })],
   ['decisions past 8', (d) => ({ ...d, decisions: 8 })],
@@ -199,17 +231,27 @@ function scheduleSection(title: string, node: NodeView, detail: Detail): string 
   lines.push(shown.length > 0 ? 'Decisions:' : 'Decisions: none that can be set.');
   lines.push(...shown.map(fmtDecision));
   if (node.decisions.length > shown.length) lines.push(`- … and ${node.decisions.length - shown.length} more decisions`);
+  if (node.tvmscript && detail.leafScriptChars > 0) lines.push(scriptBlock(node.tvmscript, detail.leafScriptChars));
   if (detail.leafTraceChars > 0) lines.push(`Trace (TVM JSON): ${abbreviate(node.traceJson, detail.leafTraceChars)}`);
   return lines.join('\n');
 }
 
-function ancestorSection(title: string, node: NodeView, child: NodeView, withTrace: boolean, traceChars: number): string {
+/** What an ancestor's section shows besides its scores and differing decisions. */
+interface AncestorDetail {
+  script: boolean;
+  scriptChars: number;
+  trace: boolean;
+  traceChars: number;
+}
+
+function ancestorSection(title: string, node: NodeView, child: NodeView, detail: AncestorDetail): string {
   const lines = [
     `## ${title} (node ${node.id}${node.expandedBy ? `, created by ${node.expandedBy}` : ''})`,
     scoreLine(node),
     `Its decisions that differ from the ${title === 'Parent' ? 'schedule above' : 'parent'}: ${differences(node, child)}.`,
   ];
-  if (withTrace) lines.push(`Trace (TVM JSON): ${abbreviate(node.traceJson, traceChars)}`);
+  if (node.tvmscript && detail.script) lines.push(scriptBlock(node.tvmscript, detail.scriptChars));
+  if (detail.trace) lines.push(`Trace (TVM JSON): ${abbreviate(node.traceJson, detail.traceChars)}`);
   return lines.join('\n');
 }
 
@@ -221,9 +263,23 @@ function contextSections(input: PromptInput, detail: Detail, current: string): s
   sections.push(transformationsSection(input));
   sections.push(scheduleSection(current, ctx.node, detail));
   if (ctx.parent && detail.parent) {
-    sections.push(ancestorSection('Parent', ctx.parent, ctx.node, detail.parentTrace, 2000));
+    sections.push(
+      ancestorSection('Parent', ctx.parent, ctx.node, {
+        script: detail.parentScript,
+        scriptChars: 4000,
+        trace: detail.parentTrace,
+        traceChars: 2000,
+      }),
+    );
     if (ctx.grandparent && detail.grandparent) {
-      sections.push(ancestorSection('Grandparent', ctx.grandparent, ctx.parent, detail.grandparentTrace, 1000));
+      sections.push(
+        ancestorSection('Grandparent', ctx.grandparent, ctx.parent, {
+          script: detail.grandparentScript,
+          scriptChars: 4000,
+          trace: detail.grandparentTrace,
+          traceChars: 1000,
+        }),
+      );
     }
   }
   return sections;
@@ -246,8 +302,11 @@ function fit(input: PromptInput, build: (detail: Detail) => ChatMessage[]): Prom
   for (const [name, reduce] of REDUCTIONS) {
     if (tokensOf(messages, input.countTokens) <= limit) break;
     detail = reduce(detail);
+    const reduced = build(detail);
+    // A reduction of something this prompt does not show (e.g. no TVMScript) drops nothing.
+    if (reduced.every((m, i) => m.content === messages[i].content)) continue;
     dropped.push(name);
-    messages = build(detail);
+    messages = reduced;
   }
   // Past the last reduction it goes out as it is: the endpoint's own limit is the last word.
   return { messages, dropped, tokens: tokensOf(messages, input.countTokens) };

@@ -39,6 +39,11 @@ export class LlmProposer implements Proposer {
     this.parseLimits = options.parseLimits;
   }
 
+  /** Its prompts show TVMScript; once the LLM budget is spent the built-in proposer acts, without. */
+  wantsTvmScript(): boolean {
+    return this.pool.budgetSwitch() === undefined;
+  }
+
   async propose(ctx: ProposalContext): Promise<Proposal> {
     if (this.pool.llmOff(ctx.trialsUsed)) return this.fallback.propose(ctx);
     const prompt = buildProposalPrompt(this.promptInput(ctx));

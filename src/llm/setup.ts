@@ -7,7 +7,7 @@ import type { SearchOptions } from '../search/options';
 import { modelBiasFromSizes } from '../search/policy';
 import type { Proposal, ProposalContext, Proposer } from '../search/types';
 import { loadModelsConfig, type ModelsConfig } from './config';
-import { ModelPool, type ModelPoolOptions } from './pool';
+import { ModelPool, type ModelPoolOptions, type PoolSnapshot } from './pool';
 import { LlmProposer, type LlmProposerOptions } from './proposer';
 
 export interface LlmSearchWiring {
@@ -16,6 +16,23 @@ export interface LlmSearchWiring {
   /** To spread into the SearchOptions. */
   searchOptions: Required<Pick<SearchOptions, 'defaultModel' | 'modelBias' | 'explorationC'>> &
     Pick<SearchOptions, 'courseAlteration'>;
+  /** What the LLM side has spent and learnt, for checkpoints beside the search's own state. */
+  state: LlmRunState;
+}
+
+/** The LLM side of a run as checkpoints keep it: the pool's account and the fallback's mutator statistics. */
+export interface LlmStateSnapshot {
+  version: 1;
+  pool: PoolSnapshot;
+  fallback?: unknown;
+}
+
+/** Saves and restores the LLM side of a run; onChange: an LLM call was booked (as it went out, and when done). */
+export interface LlmRunState {
+  snapshot(): LlmStateSnapshot;
+  /** Tolerant: a state it cannot read leaves the pool as it is. */
+  restore(state: unknown): void;
+  onChange(listener: () => void): void;
 }
 
 /**
@@ -54,6 +71,18 @@ export function llmSearchWiring(
   const { lambda, explorationC, courseAlteration, firstModel } = pool.config;
   return {
     proposers,
+    state: {
+      // The fallback is shared by every model and is no proposer of the search's own: its
+      // statistics travel with the pool's.
+      snapshot: () => ({ version: 1, pool: pool.snapshot(), ...(fallback.snapshot ? { fallback: fallback.snapshot() } : {}) }),
+      restore: (state) => {
+        if (typeof state !== 'object' || state === null) return;
+        const saved = state as Partial<LlmStateSnapshot>;
+        pool.restore(saved.pool);
+        if (saved.fallback !== undefined) fallback.restore?.(saved.fallback);
+      },
+      onChange: (listener) => pool.onSpend(listener),
+    },
     searchOptions: {
       defaultModel: firstModel ?? pool.largest,
       modelBias: modelBiasFromSizes(pool.sizes(), lambda),

@@ -17,6 +17,7 @@ import type {
   CommittedTrial,
   MeasureErrorCode,
   MeasureOutcome,
+  NodeView,
   Proposal,
   ProposalContext,
   Proposer,
@@ -534,7 +535,7 @@ export class Search {
     const stats = this.perModel[model];
     stats.expansions += 1;
 
-    const proposal = await proposer.propose(this.context(node));
+    const proposal = await proposer.propose(await this.context(node, proposer));
     const fail = (details: { code?: ApplyErrorCode; duplicate?: boolean; emptyProposal?: boolean }): void => {
       stats.failures += 1;
       this.tree.recordFailure(node, this.options.maxFailures);
@@ -569,10 +570,11 @@ export class Search {
     if (this.recentExpanders.length > RECENT_EXPANDERS) this.recentExpanders.shift();
   }
 
-  private context(node: TreeNode): ProposalContext {
+  /** What `proposer` is told when it acts on node. */
+  private async context(node: TreeNode, proposer: Proposer): Promise<ProposalContext> {
     const parent = node.parent?.candidate ? node.parent : undefined;
     const grandparent = parent?.parent?.candidate ? parent.parent : undefined;
-    return {
+    const ctx: ProposalContext = {
       node: this.tree.view(node),
       parent: parent && this.tree.view(parent),
       grandparent: grandparent && this.tree.view(grandparent),
@@ -583,6 +585,26 @@ export class Search {
       random: () => this.proposalRng.next(),
       recentExpanders: [...this.recentExpanders],
     };
+    if (proposer.wantsTvmScript?.()) await this.describe([ctx.node, ctx.parent, ctx.grandparent]);
+    return ctx;
+  }
+
+  /**
+   * Sets the views' TVMScript, where the space can print it. A failure leaves them without:
+   * the proposer does without TVMScript rather than the search failing over a prompt.
+   */
+  private async describe(views: Array<NodeView | undefined>): Promise<void> {
+    if (!this.space.describe) return;
+    const shown = views.filter((v): v is NodeView => v !== undefined);
+    let scripts: string[];
+    try {
+      scripts = await this.space.describe(shown.map((v) => v.traceJson));
+    } catch {
+      return;
+    }
+    shown.forEach((v, i) => {
+      if (typeof scripts[i] === 'string' && scripts[i] !== '') v.tvmscript = scripts[i];
+    });
   }
 
   /** Scores this phase's new children in one cost-model call and backs up their values. */
@@ -623,7 +645,7 @@ export class Search {
    */
   private async escalate(u: Unscored, large: string, parentScore: number, smallScore: number): Promise<void> {
     const proposer = this.proposers.get(large) as Proposer;
-    const ctx = this.context(u.parent);
+    const ctx = await this.context(u.parent, proposer);
     const history = [...this.regressions];
     const request = { ...history[history.length - 1], streak: this.streak, history };
     const proposal = proposer.correct ? await proposer.correct(ctx, request) : await proposer.propose(ctx);

@@ -48,7 +48,8 @@ export type ApplyOutcome =
 /**
  * Why a trial has no time. All but DEVICE_LOST are the schedule's failures and count as trials;
  * DEVICE_LOST means the device went away under the trial (after the bridge's own retries on
- * other devices): the trial is not spent, and the schedule may be measured again.
+ * other devices): the trial is not spent, and the schedule may be measured again. WRONG_RESULT:
+ * it ran, but its outputs differ from the untuned build's; its time is never a result.
  */
 export type MeasureErrorCode =
   | 'BUILD_FAILED'
@@ -56,7 +57,8 @@ export type MeasureErrorCode =
   | 'TIMED_OUT'
   | 'SESSION_TIMEOUT'
   | 'DEVICE_LOST'
-  | 'INVALID_SCHEDULE';
+  | 'INVALID_SCHEDULE'
+  | 'WRONG_RESULT';
 
 /** device: which RPC device ran the trial (host:port), when it ran on one. */
 export type MeasureOutcome =
@@ -83,6 +85,8 @@ export interface ScheduleSpace {
   predict(traceJsons: string[]): Promise<number[]>;
   /** Builds and runs on the target, commits the records, retrains the cost model. */
   measure(traceJsons: string[]): Promise<MeasureOutcome[]>;
+  /** TVMScript of each trace's post-processed scheduled module, one per trace, for prompts. */
+  describe?(traceJsons: string[]): Promise<string[]>;
 }
 
 /** A read-only view of a tree node, as proposers see it. */
@@ -98,6 +102,8 @@ export interface NodeView {
   model: string;
   /** The model that created this node (undefined for the initial population). */
   expandedBy?: string;
+  /** The scheduled module as TVMScript: set only for a proposer that wants it, when the space could print it. */
+  tvmscript?: string;
 }
 
 /** What a proposer is told when it acts on a node. */
@@ -141,6 +147,11 @@ export interface CorrectionRequest extends Regression {
 /** Something that proposes actions: the built-in proposer, or an LLM. */
 export interface Proposer {
   readonly name: string;
+  /**
+   * Whether its next turn reads the TVMScript of the node, parent and grandparent: the search
+   * then asks the space for it (a cost the built-in proposer, which reads decisions, is spared).
+   */
+  wantsTvmScript?(): boolean;
   propose(ctx: ProposalContext): Promise<Proposal>;
   /** Told whether its last proposal on a node improved on the parent's predicted score. */
   feedback?(proposal: Proposal, improved: boolean): void;

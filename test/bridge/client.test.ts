@@ -147,6 +147,12 @@ describe('BridgeClient on a real bridge', () => {
     const bad = await space.apply(first.traceJson, [{ kind: 'setDecision', instIndex: tile!.instIndex, value: [3, 5, 7, 11] }], 0);
     expect(bad).toMatchObject({ ok: false, code: 'INVALID_DECISION' });
     expect(await space.predict([first.traceJson, outcome.candidate.traceJson])).toHaveLength(2);
+    // What a prompt shows of each schedule: its post-processed TVMScript, the edit visible in it.
+    const scripts = await space.describe([first.traceJson, outcome.candidate.traceJson]);
+    expect(scripts).toHaveLength(2);
+    for (const script of scripts) expect(script).toContain('@T.prim_func(s_tir=True)');
+    expect(scripts[1]).not.toBe(scripts[0]);
+    expect(await space.describe([])).toEqual([]);
   }, 60_000);
 
   it('rejects an unknown workload with INVALID_ARGUMENT and the bridge\'s one-line reason', async () => {

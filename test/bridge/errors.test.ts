@@ -57,6 +57,7 @@ describe('proto conversions', () => {
         { run_secs: [2e-4], error: 'MEASURE_OK', message: '', build_secs: 0.1, device: '127.0.0.1:9191', attempts: 2 },
         { run_secs: [], error: 'DEVICE_LOST', message: 'lost', build_secs: 0.1, device: '127.0.0.1:9192', attempts: 3 },
         { run_secs: [], error: 'SESSION_TIMEOUT', message: 'slow', build_secs: 0.1, device: '127.0.0.1:9191', attempts: 1 },
+        { run_secs: [], error: 'WRONG_RESULT', message: 'differs', build_secs: 0.1, ...local },
       ],
       build_wall_secs: 1,
       run_wall_secs: 1,
@@ -68,6 +69,7 @@ describe('proto conversions', () => {
       { ok: true, runSecs: [2e-4], device: '127.0.0.1:9191' },
       { ok: false, code: 'DEVICE_LOST', message: 'lost', device: '127.0.0.1:9192' },
       { ok: false, code: 'SESSION_TIMEOUT', message: 'slow', device: '127.0.0.1:9191' },
+      { ok: false, code: 'WRONG_RESULT', message: 'differs' },
     ]);
   });
 

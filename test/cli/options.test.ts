@@ -22,6 +22,7 @@ describe('parseTuneOptions', () => {
         repeat: 1,
         minRepeatMs: 40,
         timeout: 30,
+        checkResults: true,
         costModel: 'xgb',
         json: false,
         llm: true,
@@ -61,6 +62,11 @@ describe('parseTuneOptions', () => {
       '--per-iter: must be an integer >= 1 (got "many")',
       '--cost-model: must be xgb or random (got "gbm")',
     ]);
+  });
+
+  it('reads --no-check-results: trials are then not compared with the untuned build', () => {
+    const parsed = parseTuneOptions({ workload: 'GMM:1', checkResults: false }, ctx);
+    expect(parsed.ok && parsed.options.checkResults).toBe(false);
   });
 
   it('reads --no-llm and --llm-budget, and refuses --no-llm beside --models', () => {

@@ -48,6 +48,17 @@ describe('checkpoints', () => {
     expect(readCheckpoint(dir)).toEqual(JSON.parse(JSON.stringify(checkpoint)));
   });
 
+  it("carry the LLM side's state as it was given; one written before it existed still loads, without", async () => {
+    const checkpoint = await checkpointOfARun();
+    const llm = { version: 1, pool: { version: 1, calls: 7, costUsd: 0.5, accounts: {}, recentErrors: {}, budgetSwitch: null } };
+    writeCheckpoint(dir, { ...checkpoint, llm });
+    expect(loadResumePoint(dir, 'GMM:0', { kind: 'llvm', 'num-cores': 2 })?.llm).toEqual(llm);
+    writeCheckpoint(dir, checkpoint);
+    const older = loadResumePoint(dir, 'GMM:0', { kind: 'llvm', 'num-cores': 2 });
+    expect(older?.search.version).toBe(1);
+    expect(older?.llm).toBeUndefined();
+  });
+
   it('are none in a fresh work dir, and a broken one is a usage error', () => {
     expect(readCheckpoint(dir)).toBeUndefined();
     fs.writeFileSync(path.join(dir, CHECKPOINT_FILE), '{"version":1,');

@@ -84,6 +84,16 @@ describe('colt tune --models', () => {
     expect(fromTiny).toContain('mid');
     for (const next of fromTiny) expect(['mid', 'tiny']).toContain(next);
     expect(lines.filter((e) => e.type === 'llm_call').length).toBe(total);
+    // Every prompt showed the schedule as the bridge printed it, post-processed (the matmul's
+    // reduction split into Z_init and Z_update), and some showed the parent's too.
+    expect(server.chats.length).toBeGreaterThan(0);
+    for (const chat of server.chats) {
+      const user = chat.messages[chat.messages.length - 1].content;
+      const leaf = user.split('\n## Parent')[0];
+      expect(leaf).toContain('@T.prim_func(s_tir=True)');
+      expect(leaf).toContain('with T.sblock("Z_update"):');
+    }
+    expect(server.chats.some((c) => /## Parent[^]*```python\n@I\.ir_module/.test(c.messages[c.messages.length - 1].content))).toBe(true);
 
     // The key is nowhere: not in what colt printed, not in anything it wrote.
     expect(run.stdout + run.stderr).not.toContain(KEY);

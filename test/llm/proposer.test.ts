@@ -137,12 +137,17 @@ describe('LlmProposer', () => {
     const { proposer, pool, builtin, events } = await setup(() => ({ content: answer(['MutateUnroll'], 'mid') }), { llmBudget: 3 });
     const small = proposer('small');
     const mid = proposer('mid');
+    // Its prompts show TVMScript, which the search fetches for it while LLMs take the turns.
+    expect(small.wantsTvmScript()).toBe(true);
     for (let i = 0; i < 6; i++) {
       const p = i % 2 === 0 ? small : mid;
       const proposal = await p.propose(contextFor(MODELS, { trialsUsed: 10 * i }));
       p.feedback(proposal, true);
     }
     expect(server.chats).toHaveLength(3);
+    // The built-in proposer, which acts from now on, reads no TVMScript: the search need not print it.
+    expect(small.wantsTvmScript()).toBe(false);
+    expect(mid.wantsTvmScript()).toBe(false);
     expect(builtin.proposals).toBe(3);
     expect(ofType(events, 'llm_budget')).toEqual([{ type: 'llm_budget', reason: 'calls', trialsUsed: 30, calls: 3, costUsd: 0 }]);
     expect(pool.budgetSwitch()).toEqual({ reason: 'calls', trialsUsed: 30, calls: 3, costUsd: 0 });

@@ -2,8 +2,9 @@
 import { BuiltinProposer } from '../../src/search/builtin-proposer';
 import type { SearchOptions } from '../../src/search/options';
 import { Search, type SearchEvent, type SearchSnapshot } from '../../src/search/search';
-import type { CommittedTrial } from '../../src/search/types';
+import type { CommittedTrial, Proposer } from '../../src/search/types';
 import { fakeClock, FakeSpace } from './fake-space';
+import { ScoreSpace } from './score-space';
 
 function newSearch(space: FakeSpace, options: SearchOptions): Search {
   return new Search(options, { space, proposers: { builtin: new BuiltinProposer() }, clock: fakeClock().now });
@@ -137,6 +138,44 @@ describe('snapshot and restore', () => {
     expect(result.stopReason).toBe('trials');
     expect(second.measureBatches).toEqual([]);
     expect(result.trialsUsed).toBe(16);
+  });
+});
+
+describe('snapshot and restore with several models', () => {
+  /** A small model whose every step regresses, and a large one whose corrections score lower still. */
+  const proposers = (): Record<string, Proposer> => ({
+    small: { name: 'small', propose: async () => ({ transformations: [{ kind: 'setDecision', instIndex: 0, value: -0.1 }], nextModel: 'small' }) },
+    large: {
+      name: 'large',
+      propose: async () => ({ transformations: [{ kind: 'setDecision', instIndex: 0, value: -0.1 }], nextModel: 'small' }),
+      correct: async () => ({ transformations: [{ kind: 'setDecision', instIndex: 0, value: -0.3 }], nextModel: 'small' }),
+    },
+  });
+  const options: SearchOptions = { maxTrials: 16, trialsPerIter: 4, initialPopulation: 2, defaultModel: 'large', courseAlteration: { streak: 2 } };
+
+  it('keep the course-alteration streak, its regressions, escalations and per-model counts', async () => {
+    const first = new ScoreSpace();
+    const search = new Search(options, { space: first, proposers: proposers(), clock: fakeClock().now });
+    let saved: SearchSnapshot | undefined;
+    await search
+      .run((e) => {
+        if (e.type !== 'measure') return;
+        saved = JSON.parse(JSON.stringify(search.snapshot())) as SearchSnapshot;
+        throw new Error('killed');
+      })
+      .catch(() => undefined);
+    expect(saved?.streak).toBeGreaterThan(0);
+    expect(saved?.escalations.asked).toBeGreaterThan(0);
+
+    const resumed = new Search(options, { space: new ScoreSpace(), proposers: proposers(), clock: fakeClock().now });
+    const committed = first.measured.map((traceJson) => ({ candidate: { traceJson, shash: traceJson, decisions: [] }, latencySec: 1e-3 }));
+    resumed.restore(saved, committed);
+    let restored: SearchSnapshot | undefined;
+    await resumed.run((e) => {
+      if (e.type === 'start') restored = resumed.snapshot();
+    });
+    const { streak, regressions, escalations, perModel, recentExpanders } = saved as SearchSnapshot;
+    expect(restored).toMatchObject({ streak, regressions, escalations, perModel, recentExpanders });
   });
 });
 

@@ -284,3 +284,52 @@ describe('Search failures', () => {
     expect(ranked.slice(0, 15)).not.toContain(batch[15]);
   });
 });
+
+/** A FakeSpace that prints a trace as a one-line "TVMScript", and counts what it was asked. */
+class DescribingSpace extends FakeSpace {
+  readonly describeBatches: string[][] = [];
+  failDescribe = false;
+  async describe(traceJsons: string[]): Promise<string[]> {
+    this.describeBatches.push(traceJsons);
+    if (this.failDescribe) throw new Error('UNIMPLEMENTED: an older bridge');
+    return traceJsons.map((t) => `@T.prim_func  # ${t}`);
+  }
+}
+
+/** A ScriptedProposer that reads TVMScript. */
+class ScriptReader extends ScriptedProposer {
+  wantsTvmScript(): boolean {
+    return true;
+  }
+}
+
+describe('Search TVMScript for proposers', () => {
+  it('prints the node, parent and grandparent for a proposer that reads TVMScript, and nothing for one that does not', async () => {
+    const space = new DescribingSpace();
+    const reader = new ScriptReader('reader', 'builtin');
+    const builtin = new ScriptedProposer('builtin', 'reader');
+    await runSearch(space, { maxTrials: 48, seed: 3, defaultModel: 'reader' }, { reader, builtin });
+    expect(reader.seen.length).toBeGreaterThan(4);
+    expect(builtin.seen.length).toBeGreaterThan(4);
+    // One call per turn of the reader, none for the built-in's turns.
+    expect(space.describeBatches).toHaveLength(reader.seen.length);
+    for (const ctx of reader.seen) {
+      for (const view of [ctx.node, ctx.parent, ctx.grandparent]) {
+        if (view) expect(view.tvmscript).toBe(`@T.prim_func  # ${view.traceJson}`);
+      }
+    }
+    expect(reader.seen.some((ctx) => ctx.grandparent?.tvmscript !== undefined)).toBe(true);
+    expect(builtin.seen.every((ctx) => [ctx.node, ctx.parent, ctx.grandparent].every((v) => v?.tvmscript === undefined))).toBe(true);
+  });
+
+  it('goes on without TVMScript when the space cannot print it', async () => {
+    const space = new DescribingSpace();
+    space.failDescribe = true;
+    const reader = new ScriptReader('reader');
+    const { result } = await runSearch(space, { maxTrials: 32, seed: 3, defaultModel: 'reader' }, { reader });
+    expect(result.trialsUsed).toBe(32);
+    expect(space.describeBatches.length).toBeGreaterThan(0);
+    expect(reader.seen.length).toBeGreaterThan(0);
+    expect(reader.seen.every((ctx) => ctx.node.tvmscript === undefined)).toBe(true);
+  });
+});

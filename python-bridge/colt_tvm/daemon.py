@@ -1,0 +1,158 @@
+"""The COLT daemon, seen from Python: connect to one by address, or start one (`colt daemon`) on a
+free loopback port, shared by every ColtSearch of this process and stopped with it."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+
+from ._proto import tpb, tpb_grpc
+
+READY_PREFIX = "COLT_DAEMON_READY "
+START_TIMEOUT_SEC = 120.0
+
+
+class ColtError(RuntimeError):
+    """Something the COLT daemon refused or failed at; the message is the daemon's."""
+
+
+def daemon_command() -> list[str]:
+    """How to run `colt`: $COLT_DAEMON_COMMAND, else the checkout this package lives in (its
+    compiled CLI under node), else `colt` on PATH."""
+    configured = os.environ.get("COLT_DAEMON_COMMAND", "").strip()
+    if configured:
+        return shlex.split(configured)
+    main = Path(__file__).resolve().parents[2] / "dist" / "cli" / "main.js"
+    node = shutil.which("node")
+    if main.is_file() and node:
+        return [node, str(main)]
+    colt = shutil.which("colt")
+    if colt:
+        return [colt]
+    raise ColtError(
+        "cannot find the COLT daemon: run `bash scripts/setup` in the COLT checkout, put `colt` on PATH, "
+        "set COLT_DAEMON_COMMAND, or pass address= of a running `colt daemon`"
+    )
+
+
+def _rpc_error(err: grpc.RpcError, what: str) -> ColtError:
+    code = err.code() if hasattr(err, "code") else None
+    details = err.details() if hasattr(err, "details") else str(err)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return ColtError(f"the COLT daemon is not reachable ({what}): {details}")
+    return ColtError(details or f"{what} failed ({code.name if code else 'unknown'})")
+
+
+class Daemon:
+    """A gRPC client of the daemon's Tuner service; owns the process when it started it."""
+
+    def __init__(self, address: str, process: subprocess.Popen | None = None):
+        self.address = address
+        self.process = process
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ],
+        )
+        self._stub = tpb_grpc.TunerStub(self._channel)
+
+    @classmethod
+    def start(cls, command: list[str] | None = None, timeout: float = START_TIMEOUT_SEC) -> "Daemon":
+        """Starts `colt daemon` on a free loopback port. It watches this process and exits when
+        this process is gone, however it ends."""
+        argv = list(command or daemon_command()) + ["daemon", "--listen", "127.0.0.1:0", "--parent-pid", str(os.getpid())]
+        env = dict(os.environ)
+        env.setdefault("COLT_LOG_LEVEL", "warn")
+        try:
+            # Its own session: a Ctrl-C in the user's terminal is the user's process's to handle.
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=None,
+                env=env,
+                text=True,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise ColtError(f"cannot start the COLT daemon ({shlex.join(argv)}): {err.strerror}") from None
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, name="colt-daemon-stdout", daemon=True).start()
+        try:
+            while True:
+                line = lines.get(timeout=timeout)
+                if line is None:
+                    code = process.wait()
+                    raise ColtError(f"the COLT daemon exited with code {code} before it was ready (its errors are above)")
+                if line.startswith(READY_PREFIX):
+                    fields = dict(f.split("=", 1) for f in line[len(READY_PREFIX) :].split() if "=" in f)
+                    return cls(fields["address"], process)
+        except queue.Empty:
+            process.kill()
+            raise ColtError(f"the COLT daemon was not ready within {timeout:.0f} s") from None
+
+    def call(self, method: str, request, timeout: float | None = None):
+        try:
+            return getattr(self._stub, method)(request, timeout=timeout)
+        except grpc.RpcError as err:
+            raise _rpc_error(err, method) from None
+
+    def close(self) -> None:
+        self._channel.close()
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_shared: dict[tuple, Daemon] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_daemon(address: str | None = None, command: list[str] | None = None) -> Daemon:
+    """The daemon at `address` (or $COLT_DAEMON_ADDRESS), else the one this process started, else
+    a new one. One per address or command per process."""
+    address = address or os.environ.get("COLT_DAEMON_ADDRESS") or None
+    key = ("address", address) if address else ("command", tuple(command or ()))
+    with _shared_lock:
+        daemon = _shared.get(key)
+        if daemon is not None and (daemon.process is None or daemon.process.poll() is None):
+            return daemon
+        daemon = Daemon(address) if address else Daemon.start(command)
+        _shared[key] = daemon
+        return daemon
+
+
+@atexit.register
+def _close_all() -> None:
+    with _shared_lock:
+        daemons = list(_shared.values())
+        _shared.clear()
+    for daemon in daemons:
+        try:
+            daemon.close()
+        except Exception as err:  # pylint: disable=broad-except
+            print(f"colt_tvm: stopping the COLT daemon: {err}", file=sys.stderr)

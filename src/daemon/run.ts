@@ -1,0 +1,99 @@
+// `colt daemon --listen HOST:PORT [--parent-pid PID]`: serves the Tuner API until SIGINT/SIGTERM,
+// or until the parent process it was started for is gone (colt_tvm starts it so). Prints one
+// line `COLT_DAEMON_READY address=HOST:PORT pid=PID` on stdout once it accepts calls; logs go to
+// stderr.
+import type { StartBridgeOptions } from '../bridge';
+import { CliError, EXIT, UsageError } from '../cli/errors';
+import type { Logger } from '../log';
+import { TunerDaemon } from './server';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7391';
+export const READY_LINE = 'COLT_DAEMON_READY';
+
+/** How long running jobs get to finish their batch in flight when the daemon is told to stop. */
+const STOP_GRACE_MS = 60_000;
+/** When the parent is gone nobody waits for results: stop sooner. */
+const ORPHAN_GRACE_MS = 5_000;
+
+export interface DaemonIO {
+  out: (text: string) => void;
+  logger: Logger;
+  cwd: string;
+  cores: number;
+  bridge?: Omit<StartBridgeOptions, 'logger'>;
+}
+
+export interface DaemonCommandOptions {
+  listen: string;
+  parentPid?: number;
+}
+
+const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+export function parseDaemonOptions(raw: Record<string, unknown>): DaemonCommandOptions {
+  const listen = typeof raw.listen === 'string' ? raw.listen.trim() : DEFAULT_LISTEN;
+  const match = LISTEN.exec(listen);
+  if (!match || Number(match[2]) > 65535) throw new UsageError(`--listen must be host:port, e.g. 127.0.0.1:7391 (got ${JSON.stringify(listen)})`);
+  let parentPid: number | undefined;
+  if (raw.parentPid !== undefined) {
+    parentPid = Number(raw.parentPid);
+    if (!Number.isInteger(parentPid) || parentPid < 1) throw new UsageError(`--parent-pid must be a process id (got ${JSON.stringify(raw.parentPid)})`);
+  }
+  return { listen, ...(parentPid ? { parentPid } : {}) };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Serves until told to stop; resolves to the exit code. */
+export async function runDaemon(options: DaemonCommandOptions, io: DaemonIO): Promise<number> {
+  const { logger } = io;
+  const daemon = new TunerDaemon({ env: { logger, cwd: io.cwd, bridge: io.bridge }, cores: io.cores });
+  let address: string;
+  try {
+    address = await daemon.listen(options.listen);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.FAILURE);
+  }
+  const host = address.slice(0, address.lastIndexOf(':'));
+  if (!LOOPBACK.test(host)) logger.warn(`listening on ${address}: anyone who reaches it can start tuning jobs on this machine`);
+  io.out(`${READY_LINE} address=${address} pid=${process.pid}`);
+  logger.info(`colt daemon serving colt.v1.Tuner on ${address}`);
+
+  const reason = await new Promise<{ code: number; graceMs: number; why: string }>((resolve) => {
+    let watchdog: NodeJS.Timeout | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      // A second signal leaves at once (the supervisors' exit hooks stop the bridges).
+      process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
+      process.once('SIGTERM', () => process.exit(EXIT.TERMINATED));
+      clearInterval(watchdog);
+      resolve({ code: EXIT.OK, graceMs: STOP_GRACE_MS, why: sig });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const parent = options.parentPid;
+    if (parent) {
+      watchdog = setInterval(() => {
+        if (alive(parent)) return;
+        clearInterval(watchdog);
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+        resolve({ code: EXIT.OK, graceMs: ORPHAN_GRACE_MS, why: `parent process ${parent} is gone` });
+      }, 1_000);
+    }
+  });
+  const running = daemon.jobs.list().filter((j) => j.isRunning).length;
+  logger.info(`colt daemon stopping (${reason.why})${running ? `: cancelling ${running} running job(s)` : ''}`);
+  await daemon.stop(reason.graceMs);
+  return reason.code;
+}

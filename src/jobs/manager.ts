@@ -1,0 +1,118 @@
+// The job table: starts TUNE and SEARCH jobs, finds, lists and cancels them, and ends them all
+// when its owner goes. `colt tune` runs its one job through a manager of its own; `colt daemon`
+// serves one manager's jobs over gRPC. Jobs share nothing but the process.
+import { describeError } from '../cli/describe-error';
+import type { TuneOptions } from '../cli/options';
+import { Job, type JobView, type JobWatcher } from './job';
+import { startSearchJob, type ClientResult, type NextBatch, type SearchHandle, type SearchJobSpec } from './search-job';
+import { runTuneJob, type JobEnv } from './tune-job';
+
+export class JobNotFoundError extends Error {
+  constructor(readonly jobId: string) {
+    super(`no job ${JSON.stringify(jobId)}`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+/** A call that does not fit the job (a SEARCH call on a TUNE job, a job that has ended). */
+export class JobStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobStateError';
+  }
+}
+
+/** How many ended jobs the table remembers (running ones are always kept). */
+const ENDED_KEPT = 200;
+
+export class JobManager {
+  private readonly jobs = new Map<string, Job>();
+  private readonly searches = new Map<string, SearchHandle>();
+
+  constructor(private readonly env: JobEnv) {}
+
+  /** Starts a tuning job; `watchers` see it from its first report. */
+  startTune(options: TuneOptions, extra: { name?: string; watchers?: JobWatcher[] } = {}): Job {
+    const job = new Job({
+      kind: 'TUNE',
+      name: extra.name || options.workload,
+      workload: options.workload,
+      workDir: options.workDir,
+      maxTrials: options.trials,
+    });
+    for (const w of extra.watchers ?? []) job.watch(w);
+    this.add(job);
+    // Started on the next turn: the caller has the job (and may watch or cancel it) first.
+    setImmediate(() => {
+      runTuneJob(options, this.env, job).then(
+        () => job.finish(),
+        (err: unknown) => {
+          const { code, message } = describeError(err);
+          job.fail(err, message, code);
+        },
+      );
+    });
+    return job;
+  }
+
+  /** Starts a drop-in search; throws (and keeps no job) when its bridge, task or models cannot be had. */
+  async startSearch(spec: SearchJobSpec): Promise<Job> {
+    const job = new Job({ kind: 'SEARCH', name: spec.name, workload: spec.name, maxTrials: spec.maxTrials });
+    const handle = await startSearchJob(spec, this.env, job, this.env.logger);
+    this.add(job);
+    this.searches.set(job.id, handle);
+    void job.ended.then(() => this.searches.delete(job.id));
+    return job;
+  }
+
+  /** The next batch of a SEARCH job, after handing over the last one's results. */
+  next(jobId: string, results: ClientResult[]): Promise<NextBatch> {
+    const job = this.get(jobId);
+    const handle = this.searches.get(jobId);
+    if (job.kind !== 'SEARCH') throw new JobStateError(`job ${jobId} is a TUNE job: it measures on its own`);
+    if (!handle) return Promise.resolve({ done: true });
+    return handle.next(results);
+  }
+
+  /** Ends a SEARCH job, with the results of a batch still out; resolves to its final view. */
+  async endSearch(jobId: string, results: ClientResult[]): Promise<JobView> {
+    const job = this.get(jobId);
+    if (job.kind !== 'SEARCH') throw new JobStateError(`job ${jobId} is a TUNE job: CancelJob stops it`);
+    await this.searches.get(jobId)?.end(results);
+    return job.ended;
+  }
+
+  get(jobId: string): Job {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    return job;
+  }
+
+  list(): Job[] {
+    return [...this.jobs.values()];
+  }
+
+  cancel(jobId: string): Job {
+    const job = this.get(jobId);
+    job.cancel();
+    return job;
+  }
+
+  /** Cancels every running job and waits up to graceMs for them to end. */
+  async shutdown(graceMs: number): Promise<void> {
+    const running = this.list().filter((j) => j.isRunning);
+    for (const job of running) job.cancel();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(running.map((j) => j.ended)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private add(job: Job): void {
+    this.jobs.set(job.id, job);
+    const ended = this.list().filter((j) => !j.isRunning);
+    for (const old of ended.slice(0, Math.max(0, ended.length - ENDED_KEPT))) this.jobs.delete(old.id);
+  }
+}

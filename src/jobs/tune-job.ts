@@ -1,0 +1,150 @@
+// A TUNE job: one workload tuned end to end, from validated options to the database and
+// colt-summary.json. Opens the models, runs the TuneSession (bridge, task, untuned reference,
+// search, checkpoints, restarts) and reports everything to the job. `colt tune` and the daemon's
+// Tune both run this.
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import type { StartBridgeOptions } from '../bridge';
+import { checkTuningRecords, loadResumePoint } from '../cli/checkpoint';
+import type { TuneOptions } from '../cli/options';
+import type { TaskInfo } from '../cli/reporters';
+import { buildSummary, writeSummary } from '../cli/summary';
+import { TuneSession } from '../cli/tune-session';
+import { ensureWritableWorkDir } from '../cli/work-dir';
+import { resolveWorkload } from '../cli/workload';
+import { findRepoRoot } from '../config/paths';
+import {
+  bundledModelPath,
+  llmSearchWiring,
+  modelKind,
+  openDefaultBucket,
+  openModelPool,
+  type ModelPool,
+  type ModelPoolOptions,
+} from '../llm';
+import type { Logger } from '../log';
+import { BuiltinProposer } from '../search';
+import type { Job } from './job';
+
+export interface JobEnv {
+  logger: Logger;
+  /** What relative paths (workload files, work dirs, models.json) are relative to. */
+  cwd: string;
+  /** Environment variables the models' keys are read from. */
+  env?: NodeJS.ProcessEnv;
+  /** Passed through to the bridge supervisor (tests point it elsewhere). */
+  bridge?: Omit<StartBridgeOptions, 'logger'>;
+}
+
+/** Runs the tuning job to its end; throws what stops it (the job machinery records it). */
+export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): Promise<void> {
+  const started = performance.now();
+  const { logger } = env;
+  const workload = resolveWorkload(options.workload, env.cwd);
+  const workDir = path.resolve(env.cwd, options.workDir);
+  ensureWritableWorkDir(workDir);
+  // --resume must continue the same workload on the same target; said before anything starts.
+  const resume = options.resume ? { checkpoint: loadResumePoint(workDir, workload, options.target) } : undefined;
+  const warmStartDir = options.tuningRecords ? checkTuningRecords(path.resolve(env.cwd, options.tuningRecords)) : undefined;
+
+  // A bad models.json, key or endpoint, or a missing bundled model, stops the run here, before
+  // any tuning starts. With no models file the default bucket runs: the built-in proposer and
+  // the bundled local LLM (unless --no-llm).
+  const poolOptions: ModelPoolOptions = { onEvent: (e) => job.onEvent(e), local: { onLog: (line) => logger.debug(line) } };
+  const pool = await openPoolFor(options, env, poolOptions);
+  if (pool) logger.info(`LLMs: ${pool.llmNames.join(', ')} (largest: ${pool.largest})`);
+  try {
+    if (pool) job.setUsageSource(() => pool.summary());
+    const session = new TuneSession({
+      options,
+      workload,
+      workDir,
+      logger,
+      bridge: env.bridge,
+      resume,
+      warmStartDir,
+      onTask: (task) => job.onTask({ workload: options.workload, workDir, maxTrials: options.trials, ...task, ...proposersOf(pool) }),
+      onEvent: (event) => job.onEvent(event),
+    });
+    job.onCancel(() => session.cancel());
+    try {
+      const wiring = pool ? llmSearchWiring(pool) : undefined;
+      const tuned = await session.run({
+        options: { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed, ...wiring?.searchOptions },
+        proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() },
+        llm: wiring?.state,
+      });
+      if (!tuned) return;
+      const { task, target, untunedLatencyUs, result } = tuned;
+      const summary = buildSummary({
+        workload: options.workload,
+        taskName: task.task_name,
+        target,
+        flop: task.flop,
+        maxTrials: options.trials,
+        untunedLatencyUs,
+        seed: options.seed,
+        costModel: options.costModel,
+        trialsPerIter: options.perIter,
+        workDir,
+        measure: {
+          number: options.number,
+          repeat: options.repeat,
+          minRepeatMs: options.minRepeatMs,
+          timeoutSec: options.timeout,
+        },
+        result,
+        llm: pool ? pool.summary() : null,
+        wallSec: (performance.now() - started) / 1000,
+        now: new Date(),
+        bridgeRestarts: tuned.bridgeRestarts,
+      });
+      const summaryPath = writeSummary(workDir, summary);
+      job.onSummary(summary, summaryPath);
+      await session.closeTask();
+    } finally {
+      await session.stop();
+    }
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** The models of a run: a models file, the default bucket, or none (the built-in proposer). */
+export async function openPoolFor(
+  options: Pick<TuneOptions, 'models' | 'llm' | 'llmBudget'>,
+  env: Pick<JobEnv, 'cwd' | 'env'>,
+  poolOptions: ModelPoolOptions,
+): Promise<ModelPool | undefined> {
+  const budget = { llmBudget: options.llmBudget };
+  const opened = options.models
+    ? await openModelPool(path.resolve(env.cwd, options.models), env.env ?? process.env, poolOptions, budget)
+    : options.llm
+      ? await openBundled(poolOptions, budget)
+      : undefined;
+  // A models file that lists only the built-in proposer asks for no LLM.
+  if (opened && opened.llmNames.length === 0) {
+    await opened.close();
+    return undefined;
+  }
+  return opened;
+}
+
+/** The default bucket, its model named relative to the repository when it lies inside it. */
+function openBundled(poolOptions: ModelPoolOptions, budget: { llmBudget?: number }): Promise<ModelPool> {
+  const root = findRepoRoot(__dirname);
+  const file = bundledModelPath(root);
+  const inside = path.relative(root, file);
+  const shown = inside.startsWith('..') || path.isAbsolute(inside) ? file : inside;
+  return openDefaultBucket(file, poolOptions, { ...budget, shown });
+}
+
+/** Who proposes in this run, for the reporters. */
+export function proposersOf(pool: ModelPool | undefined): Pick<TaskInfo, 'proposers' | 'llmBudget'> {
+  if (!pool) return { proposers: [{ name: 'builtin', kind: 'builtin' }], llmBudget: null };
+  return {
+    proposers: pool.config.models.map((m) => ({ name: m.name, kind: modelKind(m) })),
+    llmBudget: pool.config.llmBudget ?? null,
+  };
+}
