@@ -62,7 +62,7 @@ def devices(tmp_path_factory):
     rpc.stop()
 
 
-def _open(bridge, rpc_port, work_dir, key="cpu", min_repeat_ms=10, host="127.0.0.1"):
+def _open(bridge, rpc_port, work_dir, key="cpu", min_repeat_ms=10, host="127.0.0.1", check_correctness=True):
     return bridge.stub.OpenTask(
         pb.OpenTaskRequest(
             workload="GMM:0",
@@ -75,6 +75,7 @@ def _open(bridge, rpc_port, work_dir, key="cpu", min_repeat_ms=10, host="127.0.0
                 min_repeat_ms=min_repeat_ms,
                 timeout_sec=30,
                 rpc=pb.RpcConfig(tracker_host=host, tracker_port=rpc_port, key=key),
+                check_correctness=check_correctness,
             ),
         )
     )
@@ -142,8 +143,10 @@ def test_no_tracker_or_no_device_for_the_key_is_a_one_line_invalid_argument(brid
 def test_a_device_killed_mid_batch_costs_no_trial_and_no_failure_record(bridge, tmp_path):
     rpc = RpcLocal(tmp_path / "rpc", servers=2)
     try:
-        # Long enough runs (2 x 200 ms at least) that the kill lands inside a session.
-        task = _open(bridge, rpc.port, tmp_path / "wd", min_repeat_ms=200)
+        # Long enough runs (2 x 200 ms at least) that the kill lands inside a session. Without the
+        # correctness check, whose short reference session would come first and could take the
+        # kill between sessions (test_check.py covers the check on devices).
+        task = _open(bridge, rpc.port, tmp_path / "wd", min_repeat_ms=200, check_correctness=False)
         cands = bridge.stub.SampleInitial(pb.SampleInitialRequest(task_id=task.task_id, count=6, seed=6)).candidates
         future = bridge.stub.Measure.future(pb.MeasureRequest(task_id=task.task_id, trace_json=[c.trace_json for c in cands]))
         deadline = time.time() + 120
