@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { findRepoRoot } from '../config/paths';
+import { Interrupts } from '../cli/interrupts';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
 import { BenchFileError, BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
 import { describeMachine } from './machine';
@@ -174,7 +175,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   writeBench(outDir, result);
 
   const progress = new Progress(io.progress, planned.length, maxTrials);
-  const stop = new StopSignals();
+  const stop = new Interrupts();
   stop.install();
   try {
     for (const p of planned) {
@@ -277,7 +278,7 @@ export async function remeasureBench(
 async function executeRun(
   p: PlannedRun,
   run: BenchRun,
-  ctx: { outDir: string; budgets: number[]; maxTrials: number; progress: Progress; runner: Runner; stop: StopSignals },
+  ctx: { outDir: string; budgets: number[]; maxTrials: number; progress: Progress; runner: Runner; stop: Interrupts },
 ): Promise<void> {
   const workDir = path.join(ctx.outDir, p.workDir);
   // The run's own folder under the bench dir: a fresh database, never appended to.
@@ -311,23 +312,4 @@ async function executeRun(
   }
   const best = run.curveUs.at(-1);
   ctx.progress.endRun(run.status === 'ok' ? `${run.trials} trials, best ${best != null ? `${best.toFixed(1)} us` : 'none'}` : `FAILED: ${run.error}`);
-}
-
-/** First SIGINT/SIGTERM: let the run in flight wind down, then write what was done. Second: leave. */
-class StopSignals {
-  received: 'SIGINT' | 'SIGTERM' | undefined;
-  private readonly handler = (sig: 'SIGINT' | 'SIGTERM'): void => {
-    if (this.received) process.exit(sig === 'SIGINT' ? 130 : 143);
-    this.received = sig;
-  };
-
-  install(): void {
-    process.on('SIGINT', this.handler);
-    process.on('SIGTERM', this.handler);
-  }
-
-  uninstall(): void {
-    process.removeListener('SIGINT', this.handler);
-    process.removeListener('SIGTERM', this.handler);
-  }
 }

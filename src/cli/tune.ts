@@ -4,7 +4,7 @@
 import type { StartBridgeOptions } from '../bridge';
 import { JobManager } from '../jobs';
 import type { Logger } from '../log';
-import { EXIT } from './errors';
+import { exitCodeFor, Interrupts } from './interrupts';
 import type { TuneOptions } from './options';
 import { createReporter, type LineSink } from './reporters';
 
@@ -17,47 +17,6 @@ export interface TuneIO {
   bridge?: Omit<StartBridgeOptions, 'logger'>;
 }
 
-type StopSignal = 'SIGINT' | 'SIGTERM';
-
-/** First SIGINT/SIGTERM: let the batch in flight finish. Second: leave now. */
-class Interrupts {
-  received: StopSignal | undefined;
-  private readonly callbacks: Array<() => void> = [];
-  private readonly handler = (sig: StopSignal): void => {
-    if (this.received) {
-      this.logger.warn('interrupted again: stopping now');
-      // The supervisor's exit hook kills the bridge.
-      process.exit(exitCodeFor(sig));
-    }
-    this.received = sig;
-    this.logger.warn(`${sig}: finishing the batch in flight, then writing the summary (again to stop at once)`);
-    for (const cb of this.callbacks) cb();
-  };
-
-  constructor(private readonly logger: Logger) {}
-
-  install(): void {
-    process.on('SIGINT', this.handler);
-    process.on('SIGTERM', this.handler);
-  }
-
-  uninstall(): void {
-    process.removeListener('SIGINT', this.handler);
-    process.removeListener('SIGTERM', this.handler);
-  }
-
-  onInterrupt(cb: () => void): void {
-    this.callbacks.push(cb);
-    if (this.received) cb();
-  }
-}
-
-function exitCodeFor(sig: StopSignal | undefined): number {
-  if (sig === 'SIGINT') return EXIT.INTERRUPTED;
-  if (sig === 'SIGTERM') return EXIT.TERMINATED;
-  return EXIT.OK;
-}
-
 /**
  * Runs one tuning job through the job machinery (the daemon's Tune runs the same) and reports
  * it on stdout; resolves to the exit code (0, or 130/143 when interrupted), or throws what
@@ -66,7 +25,7 @@ function exitCodeFor(sig: StopSignal | undefined): number {
 export async function tune(options: TuneOptions, io: TuneIO): Promise<number> {
   const reporter = createReporter(options.json ? 'json' : 'table', io.out);
   const jobs = new JobManager({ logger: io.logger, cwd: io.cwd, bridge: io.bridge });
-  const interrupts = new Interrupts(io.logger);
+  const interrupts = new Interrupts(io.logger, 'finishing the batch in flight, then writing the summary (again to stop at once)');
   interrupts.install();
   try {
     const job = jobs.startTune(options, { watchers: [reporter] });

@@ -4,6 +4,7 @@
 // stderr.
 import type { StartBridgeOptions } from '../bridge';
 import { CliError, EXIT, UsageError } from '../cli/errors';
+import { Interrupts } from '../cli/interrupts';
 import type { Logger } from '../log';
 import { TunerDaemon } from './server';
 
@@ -68,32 +69,23 @@ export async function runDaemon(options: DaemonCommandOptions, io: DaemonIO): Pr
   io.out(`${READY_LINE} address=${address} pid=${process.pid}`);
   logger.info(`colt daemon serving colt.v1.Tuner on ${address}`);
 
-  const reason = await new Promise<{ code: number; graceMs: number; why: string }>((resolve) => {
-    let watchdog: NodeJS.Timeout | undefined;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      // A second signal leaves at once (the supervisors' exit hooks stop the bridges).
-      process.once('SIGINT', () => process.exit(EXIT.INTERRUPTED));
-      process.once('SIGTERM', () => process.exit(EXIT.TERMINATED));
-      clearInterval(watchdog);
-      resolve({ code: EXIT.OK, graceMs: STOP_GRACE_MS, why: sig });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  // The first signal (or the parent gone) stops the daemon; a second signal leaves at once.
+  const interrupts = new Interrupts(logger);
+  interrupts.install();
+  let watchdog: NodeJS.Timeout | undefined;
+  const reason = await new Promise<{ graceMs: number; why: string }>((resolve) => {
+    interrupts.onInterrupt((sig) => resolve({ graceMs: STOP_GRACE_MS, why: sig }));
     const parent = options.parentPid;
     if (parent) {
       watchdog = setInterval(() => {
-        if (alive(parent)) return;
-        clearInterval(watchdog);
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-        resolve({ code: EXIT.OK, graceMs: ORPHAN_GRACE_MS, why: `parent process ${parent} is gone` });
+        if (!alive(parent)) resolve({ graceMs: ORPHAN_GRACE_MS, why: `parent process ${parent} is gone` });
       }, 1_000);
     }
   });
+  clearInterval(watchdog);
   const running = daemon.jobs.list().filter((j) => j.isRunning).length;
   logger.info(`colt daemon stopping (${reason.why})${running ? `: cancelling ${running} running job(s)` : ''}`);
   await daemon.stop(reason.graceMs);
-  return reason.code;
+  interrupts.uninstall();
+  return EXIT.OK;
 }

@@ -80,3 +80,13 @@ export function runPython<T>(code: string, args: string[] = []): T {
   const last = out.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last) as T;
 }
+
+/** Whether a process with this pid exists (a zombie counts). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

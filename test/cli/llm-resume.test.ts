@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { answer, FakeOpenAI } from '../llm/fake-openai';
-import { ensureBuilt, runColt, startColt, userEnv } from './colt-process';
+import { ensureBuilt, isAlive, runColt, startColt, userEnv } from './colt-process';
 
 const KEY = 'sk-colt-resume-0123456789';
 const BUDGET = 20;
@@ -30,15 +30,6 @@ afterAll(async () => {
   await server?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Calls the server answered per model so far. */
 function served(): Record<string, number> {

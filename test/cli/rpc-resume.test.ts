@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ensureBuilt, runColt, runPython, startColt, type Finished } from './colt-process';
+import { ensureBuilt, isAlive, runColt, runPython, startColt, type Finished } from './colt-process';
 
 /** Every record's schedule, replayed: its structural hash, its trace, whether it failed. */
 const AUDIT = `
@@ -39,15 +39,6 @@ function recordLines(workDir: string): string[] {
 
 function stderrLines(run: Finished): string[] {
   return run.stderr.split('\n').filter((l) => l.trim() !== '');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitGone(pid: number, ms: number): Promise<void> {
