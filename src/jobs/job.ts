@@ -95,10 +95,6 @@ export class Job implements Required<Reporter> {
     return this.state === 'RUNNING';
   }
 
-  get cancelled(): boolean {
-    return this.cancelRequested;
-  }
-
   view(): JobView {
     const llm = this.usage();
     const models: ModelUsage[] = llm
