@@ -37,8 +37,11 @@ import { BridgeStoppedError, CliError, EXIT, UsageError } from './errors';
 import type { TuneOptions } from './options';
 import type { TargetSpec } from './target';
 
-/** How long a dropped connection may precede the exit it announces. */
-const EXIT_AFTER_DROP_MS = 2_000;
+/**
+ * How long a dropped connection may precede the exit it announces. A SIGKILLed bridge with many
+ * threads can take seconds to be reaped on a loaded machine; waiting only delays the message.
+ */
+const EXIT_AFTER_DROP_MS = 10_000;
 
 /**
  * Turns the bridge dying into one BridgeStoppedError, whether we learn it from the process
