@@ -117,9 +117,12 @@ class Task:
         seed: int,
         cost_model: str,
         settings: MeasureSettings,
-        num_warmup_samples: int = 16,
+        num_warmup_samples: int = 8,
     ) -> "Task":
         """A task the bridge runs end to end: its own context, cost model, measurer and database."""
+        # XGBoost's scores before it is trained come from numpy's global generator: seeded, so
+        # that a run's first batch repeats with its seed (the bridge process is the run's own).
+        np.random.seed(_seed(seed))
         ctx = ms.TuneContext(
             mod=mod,
             target=target,
@@ -132,7 +135,7 @@ class Task:
             model = ms.cost_model.RandomModel(seed=_seed(seed))
         else:
             # TVM's default waits for 100 samples before it trusts XGBoost, which is more
-            # trials than a COLT run may spend in total; we train from the first batch on.
+            # trials than a COLT run may spend in total; we train from the first batch (8) on.
             model = ms.cost_model.XGBModel(
                 num_warmup_samples=num_warmup_samples,
                 num_tuning_cores=max(1, int(target.attrs.get("num-cores", 1) or 1)),

@@ -113,6 +113,16 @@ def check_decision(info: DecisionInfo, value: object) -> object:
     raise ValueError(f"instruction kind {info.kind} has no settable decision")
 
 
+_MASK64 = (1 << 64) - 1
+
+
 def _seed(seed: int) -> int:
-    # TVM's random state must be a non-negative 31-bit value; -1 would mean "from the clock".
-    return int(seed) % (2**31 - 1) or 1
+    """A TVM random state for `seed`: a non-negative 31-bit value (-1 would mean "from the
+    clock"). Mixed first (splitmix64's finaliser): TVM's engine is a linear congruential one, and
+    neighbouring seeds such as a sampling loop's seed + 1, seed + 2 ... would start it in
+    neighbouring states, whose first draws are nearly equal."""
+    z = (int(seed) + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    z ^= z >> 31
+    return z % (2**31 - 1) or 1

@@ -63,3 +63,17 @@ def test_targets():
         with pytest.raises(InvalidArgument) as err:
             parse_target(bad)
         assert words in err.value.message
+
+
+def test_neighbouring_seeds_start_tvms_engine_far_apart():
+    # TVM's random engine is x -> 48271 x mod (2^31 - 1): seeds n, n + 1, ... used as they are
+    # would make every first draw of a sampling loop nearly the same number.
+    from colt_bridge.traces import _seed  # pylint: disable=import-outside-toplevel
+
+    modulus = 2**31 - 1
+    for base in (0, 7 * 1_000_003):
+        states = [_seed(base + i) for i in range(64)]
+        assert all(0 < s < modulus for s in states)
+        first_draws = sorted(s * 48271 % modulus / modulus for s in states)
+        assert first_draws[-1] - first_draws[0] > 0.5
+        assert len(set(states)) == 64

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 
+import { SEARCH_DEFAULTS } from '../search/options';
 import { ConfigError } from './errors';
 
 /** Defaults of a model entry and of the collaboration. */
@@ -18,7 +19,7 @@ export const MODELS_DEFAULTS = {
   maxRetries: 2,
   maxTokensParam: 'max_tokens',
   lambda: 0,
-  explorationC: 1.41,
+  explorationC: SEARCH_DEFAULTS.explorationC,
   sizeBy: 'params',
   courseAlteration: { streak: 2, enabled: true },
   /** Nominal size of a built-in member: below any LLM's, so that phi favours it. */

@@ -7,12 +7,31 @@ export interface SearchOptions {
   maxTrials: number;
   /** Schedules measured per round. */
   trialsPerIter?: number;
-  /** Schedules sampled from the design space as the root's children; default max(trialsPerIter, 8). */
+  /**
+   * Size of the first measurement batch; default half of trialsPerIter (rounded up). Smaller,
+   * so that the cost model has measurements when it picks the rest of the first trialsPerIter.
+   */
+  firstBatch?: number;
+  /**
+   * Schedules sampled from the design space as the root's children; default 8 × trialsPerIter:
+   * a pool the cost model picks from once it has measurements, as evolutionary search's
+   * initial population is.
+   */
   initialPopulation?: number;
   /** Children a node gets before the policy descends past it. */
   maxChildren?: number;
-  /** Expansions per round, between two measurement batches; default 2 × trialsPerIter. */
+  /**
+   * Expansions per round, between two measurement batches; default 8 × trialsPerIter. The
+   * built-in proposer's are cheap (a few ms each), and the more there are, the more the cost
+   * model has to choose the next batch from.
+   */
   expansionsPerRound?: number;
+  /**
+   * Whether the first batch is measured straight from the initial population, before any
+   * expansion (default true): until something is measured the cost model cannot tell a mutant
+   * from its parent, and a batch of near-twins teaches it little.
+   */
+  measureFirst?: boolean;
   /** UCT exploration constant c. */
   explorationC?: number;
   /** Share of each measurement batch drawn at random instead of by predicted score. */
@@ -51,13 +70,14 @@ export interface CourseAlterationOptions {
 export const SEARCH_DEFAULTS = {
   trialsPerIter: 16,
   maxChildren: 2,
-  explorationC: 1.41,
+  explorationC: 0.3,
   randomShare: 0.05,
   maxFailures: 5,
   seed: 0,
   defaultModel: 'builtin',
   maxBatchesInFlight: 1,
   maxDeviceLosses: 2,
+  measureFirst: true,
 } as const;
 
 export type ResolvedSearchOptions = Required<
@@ -81,9 +101,11 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
   const resolved: ResolvedSearchOptions = {
     maxTrials: options.maxTrials,
     trialsPerIter,
-    initialPopulation: options.initialPopulation ?? Math.max(trialsPerIter, 8),
+    firstBatch: options.firstBatch ?? Math.ceil(trialsPerIter / 2),
+    initialPopulation: options.initialPopulation ?? 8 * trialsPerIter,
     maxChildren: options.maxChildren ?? SEARCH_DEFAULTS.maxChildren,
-    expansionsPerRound: options.expansionsPerRound ?? 2 * trialsPerIter,
+    expansionsPerRound: options.expansionsPerRound ?? 8 * trialsPerIter,
+    measureFirst: options.measureFirst ?? SEARCH_DEFAULTS.measureFirst,
     explorationC: options.explorationC ?? SEARCH_DEFAULTS.explorationC,
     randomShare: options.randomShare ?? SEARCH_DEFAULTS.randomShare,
     maxFailures: options.maxFailures ?? SEARCH_DEFAULTS.maxFailures,
@@ -110,6 +132,7 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
   };
   int('maxTrials', 0);
   int('trialsPerIter', 1);
+  int('firstBatch', 1);
   int('initialPopulation', 1);
   int('maxChildren', 1);
   int('expansionsPerRound', 0);

@@ -356,7 +356,10 @@ export class Search {
     });
     if (unscoredCommitted.length > 0) {
       const scores = await this.predict(unscoredCommitted.map(traceOf));
-      unscoredCommitted.forEach((n, i) => (n.predictedScore = scores[i]));
+      unscoredCommitted.forEach((n, i) => {
+        n.predictedScore = scores[i];
+        this.tree.backup(n, scoreValue(scores[i]));
+      });
     }
 
     let reason = this.stopReason();
@@ -366,7 +369,7 @@ export class Search {
     }
     while (!reason) {
       if (this.canLaunch()) {
-        await this.expansionPhase();
+        if (!(this.nextIsFirstBatch() && this.options.measureFirst)) await this.expansionPhase();
         reason = this.stopReason();
         if (reason) break;
         const launched = await this.launchBatch();
@@ -501,7 +504,12 @@ export class Search {
     }
     if (added.length > 0) {
       const scores = await this.predict(added.map((n) => traceOf(n)));
-      added.forEach((n, i) => (n.predictedScore = scores[i]));
+      added.forEach((n, i) => {
+        n.predictedScore = scores[i];
+        // Counted as a visit like an expanded child's score, so that the policy weighs these
+        // schedules against measured ones instead of visiting every one of them first.
+        this.tree.backup(n, scoreValue(scores[i]));
+      });
     }
     if (!refill) this.populated = true;
     const failures = count - added.length;
@@ -693,6 +701,11 @@ export class Search {
     this.emit({ ...base, largeScore, replaced: true, nodeId: node.id, nextModel });
   }
 
+  /** Whether the next batch is the run's first: none has landed and none is out. */
+  private nextIsFirstBatch(): boolean {
+    return this.rounds === 0 && this.inFlight.length === 0;
+  }
+
   /** Trials out on the devices. */
   private pendingTrials(): number {
     return this.inFlight.reduce((n, b) => n + b.nodes.length, 0);
@@ -710,7 +723,8 @@ export class Search {
    * schedule in the tree and none new from the design space.
    */
   private async launchBatch(): Promise<boolean> {
-    const need = Math.min(this.options.trialsPerIter, this.budget.remainingTrials - this.pendingTrials());
+    const size = this.nextIsFirstBatch() ? this.options.firstBatch : this.options.trialsPerIter;
+    const need = Math.min(size, this.budget.remainingTrials - this.pendingTrials());
     let candidates = this.unmeasured();
     if (candidates.length < need) {
       await this.populate(need, this.sampleRng.nextUint32(), true);
@@ -719,9 +733,13 @@ export class Search {
     if (candidates.length === 0) return false;
     if (this.rounds > 0) {
       // The cost model was retrained on the last batch: rank on its current opinion, not on
-      // the scores it gave (at first at random) when each schedule was created.
+      // the scores it gave (at first at random) when each schedule was created, and let the
+      // tree's values follow it.
       const scores = await this.predict(candidates.map(traceOf));
-      candidates.forEach((n, i) => (n.predictedScore = scores[i]));
+      candidates.forEach((n, i) => {
+        this.tree.adjust(n, scoreValue(scores[i]) - scoreValue(n.predictedScore ?? 0));
+        n.predictedScore = scores[i];
+      });
     }
 
     const batch = this.pickForMeasurement(candidates, need);

@@ -39,7 +39,7 @@ describe('models.json', () => {
       maxRetries: 2,
       maxTokensParam: 'max_tokens',
     });
-    expect(config).toMatchObject({ llmBudget: 200, lambda: 0.3, explorationC: 1.41, sizeBy: 'params', courseAlteration: { streak: 2, enabled: true } });
+    expect(config).toMatchObject({ llmBudget: 200, lambda: 0.3, explorationC: 0.3, sizeBy: 'params', courseAlteration: { streak: 2, enabled: true } });
     expect(config.moneyBudget).toBeUndefined();
     expect(largestModel(config)).toBe('gpt-5');
   });

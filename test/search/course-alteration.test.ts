@@ -44,6 +44,9 @@ async function run(
       maxTrials: 8,
       trialsPerIter: 8,
       initialPopulation: 2,
+      // One expansion phase of 12, then the only batch.
+      measureFirst: false,
+      firstBatch: 8,
       expansionsPerRound: 12,
       defaultModel: 'large',
       courseAlteration: { streak: 2 },

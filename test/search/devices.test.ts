@@ -38,17 +38,18 @@ describe('batches in flight', () => {
   it('with one (the default), expanding and measuring alternate', async () => {
     const space = new SlowSpace();
     await run(space, { maxTrials: 48, seed: 3 });
-    expect(space.log).toEqual(['out 1', 'in 1', 'out 2', 'in 2', 'out 3', 'in 3']);
+    // 8 + 16 + 16 + 8 trials
+    expect(space.log).toEqual(['out 1', 'in 1', 'out 2', 'in 2', 'out 3', 'in 3', 'out 4', 'in 4']);
   });
 
   it('with two, the next batch goes out before the last one lands, and the budget is exact', async () => {
     const space = new SlowSpace();
     const { result, events } = await run(space, { maxTrials: 37, seed: 3, maxBatchesInFlight: 2 });
     expect(space.log).toEqual(['out 1', 'out 2', 'in 1', 'out 3', 'in 2', 'in 3']);
-    expect(space.measureBatches.map((b) => b.length)).toEqual([16, 16, 5]);
+    expect(space.measureBatches.map((b) => b.length)).toEqual([8, 16, 13]);
     expect(result.trialsUsed).toBe(37);
     expect(new Set(space.measured).size).toBe(37);
-    expect(measures(events).map((e) => e.trialsUsed)).toEqual([16, 32, 37]);
+    expect(measures(events).map((e) => e.trialsUsed)).toEqual([8, 24, 37]);
     expect(result.stopReason).toBe('trials');
   });
 
@@ -71,7 +72,7 @@ describe('batches in flight', () => {
     });
     expect(result.stopReason).toBe('cancelled');
     expect(space.log).toEqual(['out 1', 'out 2', 'in 1', 'in 2']);
-    expect(result.trialsUsed).toBe(32);
+    expect(result.trialsUsed).toBe(8 + 16);
   });
 
   it('names the device of each trial', async () => {

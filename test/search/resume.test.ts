@@ -37,6 +37,7 @@ async function runUntilRound(space: FakeSpace, options: SearchOptions, rounds: n
   return snapshot as SearchSnapshot;
 }
 
+// Batches of 4 (the first), then 8.
 const OPTIONS: SearchOptions = { maxTrials: 64, trialsPerIter: 8, seed: 5 };
 
 describe('snapshot and restore', () => {
@@ -53,7 +54,7 @@ describe('snapshot and restore', () => {
     resumed.restore(snapshot, committedFrom(second, first.measured));
     const events: SearchEvent[] = [];
     const result = await resumed.run((e) => events.push(e));
-    expect(events[0]).toMatchObject({ type: 'start', resumed: { trialsUsed: 24 } });
+    expect(events[0]).toMatchObject({ type: 'start', resumed: { trialsUsed: 4 + 8 + 8 } });
     expect(second.measureBatches).toEqual(whole.measureBatches.slice(3));
     expect(result.trialsUsed).toBe(64);
     expect(result.measurements).toHaveLength(64);
@@ -71,7 +72,7 @@ describe('snapshot and restore', () => {
         snapshot = JSON.parse(JSON.stringify(search.snapshot())) as SearchSnapshot;
       })
       .catch(() => undefined);
-    expect(first.measured).toHaveLength(24);
+    expect(first.measured).toHaveLength(4 + 8 + 8);
 
     const second = new FakeSpace();
     const resumed = newSearch(second, OPTIONS);
@@ -92,10 +93,10 @@ describe('snapshot and restore', () => {
     const second = new FakeSpace();
     const resumed = newSearch(second, { ...OPTIONS, maxBatchesInFlight: 2 });
     // The database holds the two batches that landed; the third was lost with the process.
-    resumed.restore(snapshot, committedFrom(second, first.measured.slice(0, 16)));
+    resumed.restore(snapshot, committedFrom(second, first.measured.slice(0, 4 + 8)));
     const result = await resumed.run();
     expect(result.trialsUsed).toBe(64);
-    const all = [...first.measured.slice(0, 16), ...second.measured];
+    const all = [...first.measured.slice(0, 4 + 8), ...second.measured];
     expect(new Set(all).size).toBe(64);
     expect(result.measurements).toHaveLength(64);
     expect(new Set(result.measurements.map((m) => m.shash)).size).toBe(64);
@@ -112,7 +113,7 @@ describe('snapshot and restore', () => {
     resumed.restore(undefined, committedFrom(second, first.measured));
     const result = await resumed.run();
     expect(result.trialsUsed).toBe(64);
-    expect(second.measured).toHaveLength(48);
+    expect(second.measured).toHaveLength(64 - (4 + 8));
     expect(new Set([...first.measured, ...second.measured]).size).toBe(64);
     // The best of the old trials still counts.
     const oldBest = Math.min(...first.measured.map((t) => first.latency(JSON.parse(t) as number[])));
@@ -151,7 +152,14 @@ describe('snapshot and restore with several models', () => {
       correct: async () => ({ transformations: [{ kind: 'setDecision', instIndex: 0, value: -0.3 }], nextModel: 'small' }),
     },
   });
-  const options: SearchOptions = { maxTrials: 16, trialsPerIter: 4, initialPopulation: 2, defaultModel: 'large', courseAlteration: { streak: 2 } };
+  const options: SearchOptions = {
+    maxTrials: 16,
+    trialsPerIter: 4,
+    initialPopulation: 2,
+    measureFirst: false,
+    defaultModel: 'large',
+    courseAlteration: { streak: 2 },
+  };
 
   it('keep the course-alteration streak, its regressions, escalations and per-model counts', async () => {
     const first = new ScoreSpace();
@@ -187,7 +195,7 @@ describe('warm start', () => {
     search.seedPopulation(seeds);
     const events: SearchEvent[] = [];
     await search.run((e) => events.push(e));
-    expect(events.find((e) => e.type === 'population')).toMatchObject({ count: 8, refill: false, seeded: 2 });
+    expect(events.find((e) => e.type === 'population')).toMatchObject({ count: 64, refill: false, seeded: 2 });
     expect(space.measureBatches[0]).toEqual(expect.arrayContaining(seeds.map((s) => s.traceJson)));
   });
 });

@@ -1,6 +1,6 @@
 import { BuiltinProposer } from '../../src/search/builtin-proposer';
 import { SearchOptionsError, type SearchOptions } from '../../src/search/options';
-import { Search, type SearchEvent, type SearchResult } from '../../src/search/search';
+import { Search, type SearchEvent, type SearchResult, type SearchSnapshot } from '../../src/search/search';
 import type { Proposal, ProposalContext, Proposer } from '../../src/search/types';
 import { fakeClock, FakeSpace } from './fake-space';
 
@@ -40,13 +40,14 @@ describe('Search budget', () => {
     expect(result.trialsUsed).toBe(37);
     expect(space.measured).toHaveLength(37);
     expect(new Set(space.measured).size).toBe(37);
-    expect(space.measureBatches.map((b) => b.length)).toEqual([16, 16, 5]);
+    // The first batch is half of trialsPerIter.
+    expect(space.measureBatches.map((b) => b.length)).toEqual([8, 16, 13]);
     const failed = result.measurements.filter((m) => m.error);
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.every((m) => m.error === 'BUILD_FAILED')).toBe(true);
     expect(result.measurements).toHaveLength(37);
     const measureEvents = ofType(events, 'measure');
-    expect(measureEvents.map((e) => e.trialsUsed)).toEqual([16, 32, 37]);
+    expect(measureEvents.map((e) => e.trialsUsed)).toEqual([8, 24, 37]);
     expect(result.rounds).toBe(3);
     expect(events[events.length - 1]).toEqual({ type: 'done', reason: 'trials' });
   });
@@ -58,7 +59,7 @@ describe('Search budget', () => {
     const { result } = await runSearch(space, { maxTrials: 1000, timeBudgetSec: 25 }, undefined, clock);
     expect(result.stopReason).toBe('time');
     expect(result.rounds).toBe(3);
-    expect(result.trialsUsed).toBe(48);
+    expect(result.trialsUsed).toBe(8 + 16 + 16);
     expect(result.timings.measureSec).toBeCloseTo(30);
     expect(result.timings.totalSec).toBeCloseTo(30);
     expect(result.timings.searchSec).toBeCloseTo(0);
@@ -84,7 +85,7 @@ describe('Search budget', () => {
       if (e.type === 'measure' && e.round === 2) search.cancel();
     });
     expect(result.stopReason).toBe('cancelled');
-    expect(result.trialsUsed).toBe(32);
+    expect(result.trialsUsed).toBe(8 + 16);
   });
 });
 
@@ -172,7 +173,7 @@ describe('Search quality and determinism', () => {
   });
 
   it('finds faster schedules than random sampling with the same number of trials', async () => {
-    // c = 0.3: the published 1.41 is nearly pure exploration for values in [0, 1].
+    // c = 0.3, the default: the published 1.41 is nearly pure exploration for values in [0, 1].
     let searchLog = 0;
     let randomLog = 0;
     for (let seed = 0; seed < 8; seed++) {
@@ -216,7 +217,7 @@ describe('Search quality and determinism', () => {
     const space = new FakeSpace();
     const { events } = await runSearch(space, { maxTrials: 48, trialsPerIter: 16 });
     const rounds = ofType(events, 'measure').length;
-    expect(rounds).toBe(3);
+    expect(rounds).toBe(4); // 8 + 16 + 16 + 8
     const measured = new Set(space.measured);
     // A re-ranking batch holds only schedules scored before and not yet measured at that time.
     const seen = new Set<string>();
@@ -227,6 +228,66 @@ describe('Search quality and determinism', () => {
     }
     expect(reranks).toBe(rounds - 1);
     expect(measured.size).toBe(48);
+  });
+});
+
+describe('Search first batch and values', () => {
+  it('measures half a batch straight from the initial population before anything is expanded', async () => {
+    const space = new FakeSpace();
+    const { events } = await runSearch(space, { maxTrials: 40, trialsPerIter: 16, initialPopulation: 64 });
+    const firstMeasure = events.findIndex((e) => e.type === 'measure');
+    expect(events.slice(0, firstMeasure).some((e) => e.type === 'expand')).toBe(false);
+    expect(space.measureBatches.map((b) => b.length)).toEqual([8, 16, 16]);
+    const sampled = new Set(space.predictBatches[0]);
+    expect(sampled.size).toBe(64);
+    for (const t of space.measureBatches[0]) expect(sampled.has(t)).toBe(true);
+    // After it, the rounds expand again.
+    expect(ofType(events, 'expand').length).toBeGreaterThan(0);
+  });
+
+  it('expands before the first batch and measures a full one with measureFirst off and firstBatch = trialsPerIter', async () => {
+    const space = new FakeSpace();
+    const { events } = await runSearch(space, { maxTrials: 32, trialsPerIter: 16, firstBatch: 16, measureFirst: false });
+    const firstMeasure = events.findIndex((e) => e.type === 'measure');
+    expect(events.slice(0, firstMeasure).some((e) => e.type === 'expand')).toBe(true);
+    expect(space.measureBatches.map((b) => b.length)).toEqual([16, 16]);
+  });
+
+  it("counts every schedule's latest predicted score once in the tree's values", async () => {
+    // A cost model that changes its mind after each batch: the values must follow it.
+    const space = new FakeSpace();
+    let batches = 0;
+    const predict = space.predict.bind(space);
+    space.predict = async (ts) => (await predict(ts)).map((v) => v * (1 + batches));
+    const measure = space.measure.bind(space);
+    space.measure = async (ts) => {
+      batches += 1;
+      return measure(ts);
+    };
+    const search = new Search(
+      { maxTrials: 24, trialsPerIter: 8, initialPopulation: 24, seed: 2 },
+      { space, proposers: { builtin: new BuiltinProposer() }, clock: fakeClock().now },
+    );
+    let snapshot: SearchSnapshot | undefined;
+    await search.run((e) => {
+      if (e.type === 'measure' && e.round === 2) snapshot = search.snapshot();
+    });
+    const nodes = snapshot!.tree.nodes.filter((n) => !n.removed);
+    // An unmeasured, unexpanded schedule's value is its one visit: its latest score, which the
+    // search took after the last retraining (2 batches out by then: scores × 3).
+    const leaves = nodes.filter((n) => n.candidate && n.children.length === 0 && n.measured.status === 'unmeasured');
+    expect(leaves.length).toBeGreaterThan(0);
+    for (const n of leaves) {
+      expect(n.visits).toBe(1);
+      expect(n.valueSum).toBeCloseTo(Math.max(0, n.predictedScore!), 9);
+    }
+    // Visits add up: the root has seen one per schedule, one per measured trial and one per
+    // failed expansion.
+    const root = nodes.find((n) => n.parent === null)!;
+    const schedules = nodes.filter((n) => n.candidate).length;
+    const measured = nodes.filter((n) => n.measured.status === 'ok').length;
+    const failures = nodes.reduce((k, n) => k + n.failures, 0);
+    expect(root.visits).toBe(schedules + measured + failures);
   });
 });
 
@@ -276,7 +337,7 @@ describe('Search failures', () => {
       ts.forEach((t, i) => predicted.set(t, scores[i]));
       return scores;
     };
-    await runSearch(space, { maxTrials: 16, expansionsPerRound: 0, initialPopulation: 40 });
+    await runSearch(space, { maxTrials: 16, firstBatch: 16, expansionsPerRound: 0, initialPopulation: 40 });
     const batch = space.measureBatches[0];
     const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
     expect(batch.slice(0, 15)).toEqual(ranked.slice(0, 15));
