@@ -221,7 +221,7 @@ export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job,
       task.mutators.map((m) => ({ name: m.name, probability: m.probability })),
       handover,
     );
-    const wiring = opened ? llmSearchWiring(opened) : undefined;
+    const wiring = opened ? llmSearchWiring(opened, { trialsPerIter: spec.trialsPerIter }) : undefined;
     const search = new Search(
       { maxTrials: spec.maxTrials, trialsPerIter: spec.trialsPerIter, seed: spec.seed, ...wiring?.searchOptions },
       { space, proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() }, clock: () => performance.now() },

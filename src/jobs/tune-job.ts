@@ -69,7 +69,7 @@ export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): P
     });
     job.onCancel(() => session.cancel());
     try {
-      const wiring = pool ? llmSearchWiring(pool) : undefined;
+      const wiring = pool ? llmSearchWiring(pool, { trialsPerIter: options.perIter }) : undefined;
       const tuned = await session.run({
         options: { maxTrials: options.trials, trialsPerIter: options.perIter, seed: options.seed, ...wiring?.searchOptions },
         proposers: wiring?.proposers ?? { builtin: new BuiltinProposer() },

@@ -3,7 +3,7 @@
 // model labels the initial population, the largest corrects the small ones, the model-aware UCT
 // term from sizes and λ, the exploration constant).
 import { BuiltinProposer } from '../search/builtin-proposer';
-import type { SearchOptions } from '../search/options';
+import { SEARCH_DEFAULTS, type SearchOptions } from '../search/options';
 import { modelBiasFromSizes } from '../search/policy';
 import type { Proposal, ProposalContext, Proposer } from '../search/types';
 import { loadModelsConfig, type ModelsConfig } from './config';
@@ -15,7 +15,7 @@ export interface LlmSearchWiring {
   proposers: Record<string, Proposer>;
   /** To spread into the SearchOptions. */
   searchOptions: Required<Pick<SearchOptions, 'defaultModel' | 'modelBias' | 'explorationC'>> &
-    Pick<SearchOptions, 'courseAlteration'>;
+    Pick<SearchOptions, 'courseAlteration' | 'initialPopulation' | 'expansionsPerRound'>;
   /** What the LLM side has spent and learnt, for checkpoints beside the search's own state. */
   state: LlmRunState;
 }
@@ -59,7 +59,7 @@ class BuiltinMember implements Proposer {
 /** The proposers and search options for a COLT run over `pool`. */
 export function llmSearchWiring(
   pool: ModelPool,
-  options: { fallback?: Proposer; parseLimits?: LlmProposerOptions['parseLimits'] } = {},
+  options: { fallback?: Proposer; parseLimits?: LlmProposerOptions['parseLimits']; trialsPerIter?: number } = {},
 ): LlmSearchWiring {
   const fallback = options.fallback ?? new BuiltinProposer();
   const proposers: Record<string, Proposer> = {};
@@ -69,6 +69,8 @@ export function llmSearchWiring(
       : new LlmProposer(pool, name, { fallback, parseLimits: options.parseLimits });
   }
   const { lambda, explorationC, courseAlteration, firstModel } = pool.config;
+  const first = firstModel ?? pool.largest;
+  const perIter = options.trialsPerIter ?? SEARCH_DEFAULTS.trialsPerIter;
   return {
     proposers,
     state: {
@@ -84,10 +86,14 @@ export function llmSearchWiring(
       onChange: (listener) => pool.onSpend(listener),
     },
     searchOptions: {
-      defaultModel: firstModel ?? pool.largest,
+      defaultModel: first,
       modelBias: modelBiasFromSizes(pool.sizes(), lambda),
       explorationC,
       ...(courseAlteration.enabled ? { courseAlteration: { streak: courseAlteration.streak, model: pool.largest } } : {}),
+      // An LLM acts on the initial population: each expansion of one of its schedules is a call
+      // that costs seconds and money, so the population and a round's expansions stay as small
+      // as the published code's instead of the built-in proposer's 8 × trialsPerIter each.
+      ...(pool.isBuiltin(first) ? {} : { initialPopulation: Math.max(perIter, 8), expansionsPerRound: 2 * perIter }),
     },
   };
 }

@@ -77,7 +77,8 @@ describe('colt tune --resume after kill -9', () => {
     await waitGone(bridgePid as number, 20_000);
     expect(isAlive(bridgePid as number)).toBe(false);
     const before = recordLines(workDir());
-    expect(before.length).toBeGreaterThanOrEqual(8);
+    // At least the first batch, half of --per-iter.
+    expect(before.length).toBeGreaterThanOrEqual(4);
     if (killed.signal !== 'SIGKILL') console.warn(`colt finished before the kill (${delayMs} ms late)`);
 
     const run = await runColt([...TUNE, '--work-dir', workDir(), '--resume']);

@@ -104,6 +104,9 @@ describe('the default bucket', () => {
     const pool = new ModelPool(config, ApiKeys.none());
     const { proposers, searchOptions } = llmSearchWiring(pool);
     expect(searchOptions.defaultModel).toBe('builtin');
+    // The built-in proposer's expansions are cheap: the search's own population and rounds.
+    expect(searchOptions.initialPopulation).toBeUndefined();
+    expect(searchOptions.expansionsPerRound).toBeUndefined();
     expect(searchOptions.courseAlteration).toEqual({ streak: 2, model: BUNDLED_MODEL.name });
     expect(searchOptions.modelBias.lambda).toBe(DEFAULT_BUCKET.lambda);
     expect(searchOptions.modelBias.phi('builtin')).toBeCloseTo(1, 9);

@@ -114,3 +114,16 @@ describe('model pool state', () => {
     expect(second.state.snapshot()).toEqual(saved);
   });
 });
+
+describe('wiring a bucket into the search', () => {
+  it('keeps the population and the rounds small when an LLM acts on the initial population', () => {
+    // No firstModel: the largest model, an LLM, labels the population; each expansion is a call.
+    const { searchOptions } = llmSearchWiring(poolFor(bucket()).pool, { trialsPerIter: 16 });
+    expect(searchOptions.defaultModel).toBe('big');
+    expect(searchOptions).toMatchObject({ initialPopulation: 16, expansionsPerRound: 32 });
+    expect(llmSearchWiring(poolFor(bucket()).pool, { trialsPerIter: 4 }).searchOptions).toMatchObject({
+      initialPopulation: 8,
+      expansionsPerRound: 8,
+    });
+  });
+});
