@@ -63,11 +63,14 @@ describe('colt tune --models --resume after kill -9', () => {
     const tune = ['tune', '--workload', 'GMM:0', '--trials', '24', '--per-iter', '4', '--work-dir', workDir, '--models', models, '--json'];
     const env = userEnv({ COLT_E2E_KEY: KEY });
 
-    // The first run is killed as its first batch lands, with LLM calls going out for the next.
+    // The first run is killed as its second batch lands (the first is measured before any
+    // expansion, so before any LLM call), with LLM calls going out for the next.
     const colt = startColt(tune, { env });
     let bridgePid: number | undefined;
+    let landed = 0;
     colt.onLine((line) => {
       if (bridgePid !== undefined || !line.startsWith('{') || (JSON.parse(line) as { type: string }).type !== 'measure') return;
+      if (++landed < 2) return;
       const pgrep = execFileSync('pgrep', ['-P', String(colt.child.pid), '-f', 'colt_bridge'], { encoding: 'utf8' });
       bridgePid = Number(pgrep.trim().split('\n')[0]);
       colt.child.kill('SIGKILL');
