@@ -32,6 +32,11 @@ export interface SearchOptions {
    * from its parent, and a batch of near-twins teaches it little.
    */
   measureFirst?: boolean;
+  /**
+   * Decisions in which every schedule picked for a batch by predicted score differs from the
+   * others picked before it; 1 allows near-twins (one decision apart).
+   */
+  batchDistance?: number;
   /** UCT exploration constant c. */
   explorationC?: number;
   /** Share of each measurement batch drawn at random instead of by predicted score. */
@@ -78,6 +83,7 @@ export const SEARCH_DEFAULTS = {
   maxBatchesInFlight: 1,
   maxDeviceLosses: 2,
   measureFirst: true,
+  batchDistance: 3,
 } as const;
 
 export type ResolvedSearchOptions = Required<
@@ -106,6 +112,7 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
     maxChildren: options.maxChildren ?? SEARCH_DEFAULTS.maxChildren,
     expansionsPerRound: options.expansionsPerRound ?? 8 * trialsPerIter,
     measureFirst: options.measureFirst ?? SEARCH_DEFAULTS.measureFirst,
+    batchDistance: options.batchDistance ?? SEARCH_DEFAULTS.batchDistance,
     explorationC: options.explorationC ?? SEARCH_DEFAULTS.explorationC,
     randomShare: options.randomShare ?? SEARCH_DEFAULTS.randomShare,
     maxFailures: options.maxFailures ?? SEARCH_DEFAULTS.maxFailures,
@@ -136,6 +143,7 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
   int('initialPopulation', 1);
   int('maxChildren', 1);
   int('expansionsPerRound', 0);
+  int('batchDistance', 1);
   int('maxFailures', 1);
   int('maxBatchesInFlight', 1);
   int('maxDeviceLosses', 1);

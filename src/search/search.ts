@@ -832,10 +832,11 @@ export class Search {
   }
 
   /**
-   * The best `need` by predicted score, except round(need × randomShare) of them drawn
-   * uniformly from the rest (MetaSchedule's epsilon-greedy). With the defaults a batch of 16
-   * has one random pick, a batch of 8 or fewer none; when every candidate fits in the batch
-   * there is nothing to choose.
+   * The best `need` by predicted score, each at least batchDistance decisions from the ones
+   * picked before it (a batch of near-twins teaches the cost model little and spends trials on
+   * one neighbourhood), except round(need × randomShare) of them drawn uniformly from the rest
+   * (MetaSchedule's epsilon-greedy). With the defaults a batch of 16 has one random pick, a
+   * batch of 8 or fewer none; when every candidate fits in the batch there is nothing to choose.
    */
   private pickForMeasurement(candidates: TreeNode[], need: number): TreeNode[] {
     const ranked = [...candidates].sort(
@@ -843,8 +844,7 @@ export class Search {
     );
     if (ranked.length <= need) return ranked;
     const randomCount = Math.round(need * this.options.randomShare);
-    const top = ranked.slice(0, need - randomCount);
-    const rest = ranked.slice(need - randomCount);
+    const { top, rest } = spreadPick(ranked, need - randomCount, this.options.batchDistance);
     for (let i = 0; i < randomCount; i++) {
       const j = i + this.measureRng.int(rest.length - i);
       [rest[i], rest[j]] = [rest[j], rest[i]];
@@ -895,6 +895,43 @@ export class Search {
       escalations: { ...this.escalations },
     };
   }
+}
+
+/**
+ * The first `count` of `ranked` (best first) that differ from every earlier pick in at least
+ * `distance` decisions; the ones passed over go back in front of the rest, and fill the picks
+ * when too few are far enough apart.
+ */
+function spreadPick(ranked: TreeNode[], count: number, distance: number): { top: TreeNode[]; rest: TreeNode[] } {
+  if (distance <= 1) return { top: ranked.slice(0, count), rest: ranked.slice(count) };
+  const top: TreeNode[] = [];
+  const near: TreeNode[] = [];
+  let i = 0;
+  for (; i < ranked.length && top.length < count; i++) {
+    const node = ranked[i];
+    if (top.every((t) => decisionDistance(t, node) >= distance)) top.push(node);
+    else near.push(node);
+  }
+  const rest = [...near, ...ranked.slice(i)];
+  while (top.length < count && rest.length > 0) top.push(rest.shift() as TreeNode);
+  return { top, rest };
+}
+
+/** Decisions whose values differ between two schedules (one missing from either counts). */
+function decisionDistance(a: TreeNode, b: TreeNode): number {
+  const values = new Map<number, string>();
+  for (const d of a.candidate?.decisions ?? []) values.set(d.instIndex, JSON.stringify(d.value));
+  let differ = 0;
+  let shared = 0;
+  for (const d of b.candidate?.decisions ?? []) {
+    const v = values.get(d.instIndex);
+    if (v === undefined) differ += 1;
+    else {
+      shared += 1;
+      if (v !== JSON.stringify(d.value)) differ += 1;
+    }
+  }
+  return differ + (values.size - shared);
 }
 
 function traceOf(node: TreeNode): string {

@@ -291,6 +291,60 @@ describe('Search first batch and values', () => {
   });
 });
 
+describe('Search batch spread', () => {
+  const distance = (a: string, b: string): number => {
+    const xs = JSON.parse(a) as number[];
+    const ys = JSON.parse(b) as number[];
+    return xs.filter((x, i) => x !== ys[i]).length;
+  };
+  const nearPairs = (batch: string[], d: number): number => {
+    let n = 0;
+    batch.forEach((a, i) => batch.slice(i + 1).forEach((b) => (n += distance(a, b) < d ? 1 : 0)));
+    return n;
+  };
+
+  it('picks the best predicted schedule that is batchDistance decisions from every earlier pick', async () => {
+    const space = new FakeSpace();
+    const predicted = new Map<string, number>();
+    const predict = space.predict.bind(space);
+    space.predict = async (ts) => {
+      const scores = await predict(ts);
+      ts.forEach((t, i) => predicted.set(t, scores[i]));
+      return scores;
+    };
+    await runSearch(space, { maxTrials: 8, firstBatch: 8, initialPopulation: 40, batchDistance: 4 });
+    const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
+    const expected: string[] = [];
+    for (const t of ranked) if (expected.length < 8 && expected.every((e) => distance(e, t) >= 4)) expected.push(t);
+    expect(expected.length).toBe(8);
+    expect(space.measureBatches[0]).toEqual(expected);
+    // Without the spread the same ranking gives another batch, with near-twins in it.
+    const plain = new FakeSpace();
+    await runSearch(plain, { maxTrials: 8, firstBatch: 8, initialPopulation: 40, batchDistance: 1 });
+    expect(plain.measureBatches[0]).toEqual(ranked.slice(0, 8));
+    expect(nearPairs(plain.measureBatches[0], 4)).toBeGreaterThan(0);
+  });
+
+  it('keeps later batches spread out while the search closes in on the optimum', async () => {
+    const spread = new FakeSpace();
+    await runSearch(spread, { maxTrials: 56, trialsPerIter: 16, batchDistance: 3, randomShare: 0 });
+    expect(spread.measureBatches.length).toBe(4);
+    for (const batch of spread.measureBatches) expect(nearPairs(batch, 3)).toBe(0);
+    const plain = new FakeSpace();
+    await runSearch(plain, { maxTrials: 56, trialsPerIter: 16, batchDistance: 1, randomShare: 0 });
+    expect(plain.measureBatches.slice(1).reduce((n, b) => n + nearPairs(b, 3), 0)).toBeGreaterThan(0);
+  });
+
+  it('fills a batch with near schedules when too few are far enough apart', async () => {
+    // Two decisions of three values: at most 3 schedules differ pairwise in both.
+    const space = new FakeSpace({ dims: 2, values: 3 });
+    await runSearch(space, { maxTrials: 6, firstBatch: 6, initialPopulation: 30, batchDistance: 2 });
+    const batch = space.measureBatches[0];
+    expect(batch.length).toBe(6);
+    expect(new Set(batch).size).toBe(6);
+  });
+});
+
 describe('Search failures', () => {
   it('propagates an exception from measure and emits nothing after it', async () => {
     const space = new FakeSpace({
@@ -337,7 +391,7 @@ describe('Search failures', () => {
       ts.forEach((t, i) => predicted.set(t, scores[i]));
       return scores;
     };
-    await runSearch(space, { maxTrials: 16, firstBatch: 16, expansionsPerRound: 0, initialPopulation: 40 });
+    await runSearch(space, { maxTrials: 16, firstBatch: 16, expansionsPerRound: 0, initialPopulation: 40, batchDistance: 1 });
     const batch = space.measureBatches[0];
     const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
     expect(batch.slice(0, 15)).toEqual(ranked.slice(0, 15));
