@@ -21,6 +21,7 @@ from tvm.s_tir.schedule import Trace
 
 from .errors import FailedPrecondition, InvalidArgument, one_line
 from .measure import MeasureOutcome, MeasureSettings, create_measurer
+from .prior import vector_lanes, vector_score
 from .traces import (
     DecisionInfo,
     _seed,
@@ -105,6 +106,7 @@ class Task:
         self.flop = float(estimate_tir_flops(self.mod))
         self._cache: OrderedDict[str, Prepared] = OrderedDict()
         self._counter = 0
+        self._lanes = vector_lanes(self.target, self.mod)
 
     @classmethod
     def open(
@@ -285,12 +287,25 @@ class Task:
     def predict(self, trace_jsons: list[str]) -> list[float]:
         if not trace_jsons:
             return []
-        candidates = [self.prepare_json(t).candidate for t in trace_jsons]
+        prepared = [self.prepare_json(t) for t in trace_jsons]
+        candidates = [p.candidate for p in prepared]
         if self.cost_model is None:
             # A MetaSchedule run without a cost model: no opinion, the search's order stands.
             return [0.0] * len(candidates)
         scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
-        return [float(s) if np.isfinite(s) else 0.0 for s in scores]
+        scores = np.where(np.isfinite(scores), scores, 0.0)
+        if self._untrained_xgb() and self._lanes > 0:
+            # XGBoost's scores are random until its warm-up samples are in: lead with the
+            # schedules that fill a vector register, and let its random scores break ties.
+            prior = np.array([vector_score(p.sch.mod, self._lanes) for p in prepared])
+            scores = prior + 1e-3 * np.clip(scores, 0.0, 1.0)
+        return [float(s) for s in scores]
+
+    def _untrained_xgb(self) -> bool:
+        model = self.cost_model
+        return isinstance(model, ms.cost_model.XGBModel) and (
+            model.booster is None or model.data_size < model.num_warmup_samples
+        )
 
     @property
     def devices(self) -> int:
