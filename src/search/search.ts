@@ -904,34 +904,40 @@ export class Search {
  */
 function spreadPick(ranked: TreeNode[], count: number, distance: number): { top: TreeNode[]; rest: TreeNode[] } {
   if (distance <= 1) return { top: ranked.slice(0, count), rest: ranked.slice(count) };
+  const picked: Array<Map<number, string>> = [];
   const top: TreeNode[] = [];
   const near: TreeNode[] = [];
   let i = 0;
   for (; i < ranked.length && top.length < count; i++) {
-    const node = ranked[i];
-    if (top.every((t) => decisionDistance(t, node) >= distance)) top.push(node);
-    else near.push(node);
+    const values = decisionValues(ranked[i]);
+    if (picked.every((p) => decisionDistance(p, values) >= distance)) {
+      top.push(ranked[i]);
+      picked.push(values);
+    } else near.push(ranked[i]);
   }
   const rest = [...near, ...ranked.slice(i)];
   while (top.length < count && rest.length > 0) top.push(rest.shift() as TreeNode);
   return { top, rest };
 }
 
+/** A schedule's decisions: instruction index → value, as JSON. */
+function decisionValues(node: TreeNode): Map<number, string> {
+  return new Map((node.candidate?.decisions ?? []).map((d) => [d.instIndex, JSON.stringify(d.value)]));
+}
+
 /** Decisions whose values differ between two schedules (one missing from either counts). */
-function decisionDistance(a: TreeNode, b: TreeNode): number {
-  const values = new Map<number, string>();
-  for (const d of a.candidate?.decisions ?? []) values.set(d.instIndex, JSON.stringify(d.value));
+function decisionDistance(a: Map<number, string>, b: Map<number, string>): number {
   let differ = 0;
   let shared = 0;
-  for (const d of b.candidate?.decisions ?? []) {
-    const v = values.get(d.instIndex);
-    if (v === undefined) differ += 1;
+  for (const [index, value] of b) {
+    const other = a.get(index);
+    if (other === undefined) differ += 1;
     else {
       shared += 1;
-      if (v !== JSON.stringify(d.value)) differ += 1;
+      if (other !== value) differ += 1;
     }
   }
-  return differ + (values.size - shared);
+  return differ + (a.size - shared);
 }
 
 function traceOf(node: TreeNode): string {

@@ -18,6 +18,18 @@ async function runSearch(
 const ofType = <T extends SearchEvent['type']>(events: SearchEvent[], type: T) =>
   events.filter((e): e is Extract<SearchEvent, { type: T }> => e.type === type);
 
+/** Every score the space's cost model gave, by trace (the latest for each). */
+function recordPredictions(space: FakeSpace): Map<string, number> {
+  const predicted = new Map<string, number>();
+  const predict = space.predict.bind(space);
+  space.predict = async (ts) => {
+    const scores = await predict(ts);
+    ts.forEach((t, i) => predicted.set(t, scores[i]));
+    return scores;
+  };
+  return predicted;
+}
+
 /** A proposer with a fixed answer, recording what it was asked. */
 class ScriptedProposer implements Proposer {
   readonly seen: ProposalContext[] = [];
@@ -305,13 +317,7 @@ describe('Search batch spread', () => {
 
   it('picks the best predicted schedule that is batchDistance decisions from every earlier pick', async () => {
     const space = new FakeSpace();
-    const predicted = new Map<string, number>();
-    const predict = space.predict.bind(space);
-    space.predict = async (ts) => {
-      const scores = await predict(ts);
-      ts.forEach((t, i) => predicted.set(t, scores[i]));
-      return scores;
-    };
+    const predicted = recordPredictions(space);
     await runSearch(space, { maxTrials: 8, firstBatch: 8, initialPopulation: 40, batchDistance: 4 });
     const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
     const expected: string[] = [];
@@ -384,13 +390,7 @@ describe('Search failures', () => {
 
   it('draws one schedule per batch of 16 at random instead of by predicted score', async () => {
     const space = new FakeSpace();
-    const predicted = new Map<string, number>();
-    const predict = space.predict.bind(space);
-    space.predict = async (ts) => {
-      const scores = await predict(ts);
-      ts.forEach((t, i) => predicted.set(t, scores[i]));
-      return scores;
-    };
+    const predicted = recordPredictions(space);
     await runSearch(space, { maxTrials: 16, firstBatch: 16, expansionsPerRound: 0, initialPopulation: 40, batchDistance: 1 });
     const batch = space.measureBatches[0];
     const ranked = [...predicted.entries()].sort((a, b) => b[1] - a[1]).map(([t]) => t);
