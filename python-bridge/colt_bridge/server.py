@@ -16,9 +16,8 @@ import tvm
 
 from . import __version__
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
-from .measure import MeasureSettings
+from .measure import MeasureSettings, RpcSettings, check_tracker
 from .proto import pb, pb_grpc
-from .rpc import RpcSettings
 from .targets import parse_target
 from .task import Task, ensure_work_dir
 from .traces import without_postproc
@@ -162,8 +161,6 @@ class BridgeService(pb_grpc.BridgeServicer):
         )
         if settings.rpc is not None:
             # Before anything is written: no tracker or no device is the user's to fix.
-            from .rpc import check_tracker  # pylint: disable=import-outside-toplevel
-
             check_tracker(settings.rpc)
         # The database is created only once the workload and target are known to be good, so a
         # bad request leaves no partial database behind.

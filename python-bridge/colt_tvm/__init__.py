@@ -9,9 +9,11 @@
 
 MetaSchedule's task scheduler, builder, runner, database and cost model stay in charge; COLT
 replaces only the search, which runs in the COLT daemon (`colt daemon`, started on demand).
+What the daemon refuses is raised as a ColtError, of the class colt_tvm.errors gives its code.
 """
 
-from .daemon import ColtError, Daemon
+from .daemon import Daemon
+from .errors import ColtError
 from .search import ColtSearch
 
 __all__ = ["ColtError", "ColtSearch", "Daemon"]

@@ -16,13 +16,10 @@ from pathlib import Path
 import grpc
 
 from ._proto import tpb, tpb_grpc
+from .errors import DeadlineExceeded, Unavailable, from_rpc_error
 
 READY_PREFIX = "COLT_DAEMON_READY "
 START_TIMEOUT_SEC = 120.0
-
-
-class ColtError(RuntimeError):
-    """Something the COLT daemon refused or failed at; the message is the daemon's."""
 
 
 def daemon_command() -> list[str]:
@@ -38,18 +35,10 @@ def daemon_command() -> list[str]:
     colt = shutil.which("colt")
     if colt:
         return [colt]
-    raise ColtError(
+    raise Unavailable(
         "cannot find the COLT daemon: run `bash scripts/setup` in the COLT checkout, put `colt` on PATH, "
         "set COLT_DAEMON_COMMAND, or pass address= of a running `colt daemon`"
     )
-
-
-def _rpc_error(err: grpc.RpcError, what: str) -> ColtError:
-    code = err.code() if hasattr(err, "code") else None
-    details = err.details() if hasattr(err, "details") else str(err)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return ColtError(f"the COLT daemon is not reachable ({what}): {details}")
-    return ColtError(details or f"{what} failed ({code.name if code else 'unknown'})")
 
 
 class Daemon:
@@ -86,7 +75,7 @@ class Daemon:
                 start_new_session=True,
             )
         except OSError as err:
-            raise ColtError(f"cannot start the COLT daemon ({shlex.join(argv)}): {err.strerror}") from None
+            raise Unavailable(f"cannot start the COLT daemon ({shlex.join(argv)}): {err.strerror}") from None
         lines: queue.Queue[str | None] = queue.Queue()
 
         def pump() -> None:
@@ -101,19 +90,19 @@ class Daemon:
                 line = lines.get(timeout=timeout)
                 if line is None:
                     code = process.wait()
-                    raise ColtError(f"the COLT daemon exited with code {code} before it was ready (its errors are above)")
+                    raise Unavailable(f"the COLT daemon exited with code {code} before it was ready (its errors are above)")
                 if line.startswith(READY_PREFIX):
                     fields = dict(f.split("=", 1) for f in line[len(READY_PREFIX) :].split() if "=" in f)
                     return cls(fields["address"], process)
         except queue.Empty:
             process.kill()
-            raise ColtError(f"the COLT daemon was not ready within {timeout:.0f} s") from None
+            raise DeadlineExceeded(f"the COLT daemon was not ready within {timeout:.0f} s") from None
 
     def call(self, method: str, request, timeout: float | None = None):
         try:
             return getattr(self._stub, method)(request, timeout=timeout)
         except grpc.RpcError as err:
-            raise _rpc_error(err, method) from None
+            raise from_rpc_error(err, method) from None
 
     def close(self) -> None:
         self._channel.close()

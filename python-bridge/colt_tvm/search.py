@@ -24,7 +24,8 @@ from colt_bridge.errors import BridgeError
 from colt_bridge.task import Task
 
 from ._proto import tpb
-from .daemon import ColtError, shared_daemon
+from .daemon import shared_daemon
+from .errors import ColtError, FailedPrecondition
 from .host import HostedBridge
 
 # A batch waits for the search to choose it: LLM calls and cost-model scoring, not measurement.
@@ -95,7 +96,7 @@ class ColtSearch(PySearchStrategy):
 
     def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database=None, cost_model=None) -> None:
         if self._ctx is None:
-            raise ColtError("ColtSearch needs a TuneContext: pass it as strategy= to ms.tune_tir / ms.tune_tasks")
+            raise FailedPrecondition("ColtSearch needs a TuneContext: pass it as strategy= to ms.tune_tir / ms.tune_tasks")
         if self._job_id is not None:
             self.post_tuning()
         config = self._config

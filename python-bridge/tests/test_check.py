@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 from tvm.s_tir import meta_schedule as ms
 
-from colt_bridge.check import check_inputs, compare, tolerance
-from colt_bridge.measure import MeasureSettings
+from colt_bridge.measure import MeasureSettings, RpcSettings
+from colt_bridge.measure.check import check_inputs, compare, tolerance
 from colt_bridge.proto import pb
-from colt_bridge.rpc import RpcSettings
 from colt_bridge.server import _measure_response
 from colt_bridge.targets import parse_target
 from colt_bridge.task import FAILED_RUN_SECS, Task

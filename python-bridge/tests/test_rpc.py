@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from colt_bridge.proto import pb
-from colt_bridge.rpc import classify_rpc_result
+from colt_bridge.measure.rpc import classify_rpc_result
 
 from conftest import BRIDGE_DIR
 

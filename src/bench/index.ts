@@ -2,8 +2,6 @@
 // shows it. The CLI imports from here.
 export { analyzeBench, geomean, isColt, median, type BenchAnalysis, type Ratio, type SampleEfficiency, type WorkloadAnalysis } from './analysis';
 export { bestCurve, bestRecordWithin, curveAt, trialsFromRecords, type TrialLatency } from './curve';
-export { BenchFileError, BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
-export { BENCH_DEFAULTS, parseBenchOptions, STRATEGIES, type BenchOptions, type StrategyName } from './options';
 export { planRuns, slug, type PlannedRun } from './plan';
 export { bar, formatDuration, Progress, type ProgressSink } from './progress';
 export { logTicks, renderCurvePlot, renderReport, REPORT_FILE, summaryLines, writeReport } from './report';

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { BenchFileError } from './errors';
+import { Code, ColtError } from '../errors';
 
 export const BENCH_FILE = 'bench.json';
 export const BENCH_VERSION = 1;
@@ -122,25 +122,25 @@ export function parseBench(value: unknown, where = BENCH_FILE): BenchResult {
   const result = benchSchema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
-  throw new BenchFileError(`${where} is not a colt bench result: ${problems.join('; ')}`);
+  throw new ColtError(Code.InvalidArgument, `${where} is not a colt bench result: ${problems.join('; ')}`);
 }
 
 /** Reads DIR/bench.json (or the file itself). */
 export function loadBench(dirOrFile: string): { bench: BenchResult; dir: string } {
-  if (!fs.existsSync(dirOrFile)) throw new BenchFileError(`${dirOrFile}: no such directory (run \`colt bench --out ${dirOrFile}\` first)`);
+  if (!fs.existsSync(dirOrFile)) throw new ColtError(Code.InvalidArgument, `${dirOrFile}: no such directory (run \`colt bench --out ${dirOrFile}\` first)`);
   const file = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? path.join(dirOrFile, BENCH_FILE) : dirOrFile;
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BenchFileError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file (run `colt bench` first)' : (err as Error).message}`);
+    throw new ColtError(Code.InvalidArgument, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file (run `colt bench` first)' : (err as Error).message}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new BenchFileError(`${file} is not valid JSON: ${(err as Error).message}`);
+    throw new ColtError(Code.InvalidArgument, `${file} is not valid JSON: ${(err as Error).message}`);
   }
   return { bench: parseBench(value, file), dir: path.dirname(file) };
 }

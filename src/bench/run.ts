@@ -10,17 +10,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { findRepoRoot } from '../config/paths';
-import { Interrupts } from '../cli/interrupts';
+import { Code, ColtError } from '../errors';
+import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from '../options/bench';
+import { Interrupts } from '../process/interrupts';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
-import { BenchFileError, BenchInterruptedError, BenchRunsFailedError, BenchSetupError } from './errors';
 import { describeMachine } from './machine';
-import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from './options';
 import { planRuns, type PlannedRun } from './plan';
 import { Progress, type ProgressSink } from './progress';
 import { remeasure } from './remeasure';
 import { summaryLines, writeReport } from './report';
 import { BENCH_VERSION, loadBench, writeBench, type BenchResult, type BenchRun } from './result';
-import { createRunner, repoTools, RunFailedError, type CommonSettings, type Runner, type RunnerEnv } from './strategies';
+import { createRunner, repoTools, type CommonSettings, type Runner, type RunnerEnv } from './strategies';
 
 export interface BenchIO {
   /** stdout: the closing summary. */
@@ -64,9 +64,9 @@ function coltHasNoLlmFlag(repoRoot: string): boolean {
 
 function checkSetup(repoRoot: string, options: BenchOptions): void {
   const { python, colt } = repoTools(repoRoot);
-  if (!fs.existsSync(python)) throw new BenchSetupError(`no Python environment at ${python}: run scripts/setup first`);
+  if (!fs.existsSync(python)) throw new ColtError(Code.FailedPrecondition, `no Python environment at ${python}: run scripts/setup first`);
   if (options.strategies.some((s) => s.startsWith('colt')) && !fs.existsSync(colt)) {
-    throw new BenchSetupError(`the CLI is not compiled (${colt} is missing): run scripts/setup or npm run build first`);
+    throw new ColtError(Code.FailedPrecondition, `the CLI is not compiled (${colt} is missing): run scripts/setup or npm run build first`);
   }
 }
 
@@ -97,7 +97,7 @@ function emptyRun(p: PlannedRun, budgets: number[]): BenchRun {
   };
 }
 
-/** Runs the bench; resolves to the bench dir. Throws BenchRunsFailedError if any run failed. */
+/** Runs the bench; resolves to the bench dir. Throws (INTERNAL) if any run failed, after writing the others' results. */
 export async function bench(options: BenchOptions, io: BenchIO): Promise<string> {
   const now = io.now ?? (() => new Date());
   const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
@@ -194,7 +194,10 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     result.finishedAt = now().toISOString();
     const benchFile = writeBench(outDir, result);
     writeReport(outDir, result);
-    throw new BenchInterruptedError(stop.received, benchFile);
+    throw new ColtError(
+      stop.received === 'SIGINT' ? Code.Interrupted : Code.Terminated,
+      `interrupted (${stop.received}): the runs done so far are in ${benchFile} and its report`,
+    );
   }
 
   const benchFile = await remeasureAndWrite(result, result.settings.remeasure, {
@@ -207,7 +210,12 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   });
 
   const failed = result.runs.filter((r) => r.status === 'failed').length;
-  if (failed > 0) throw new BenchRunsFailedError(failed, result.runs.length, benchFile);
+  if (failed > 0) {
+    throw new ColtError(
+      Code.Internal,
+      `${failed} of ${result.runs.length} bench runs failed (their errors are in ${benchFile}); the report shows the rest`,
+    );
+  }
   return outDir;
 }
 
@@ -262,9 +270,9 @@ export async function remeasureBench(
   io: { out: (line: string) => void; progress: ProgressSink; repoRoot?: string; now?: () => Date },
 ): Promise<string> {
   const { bench: result, dir: outDir } = loadBench(dir);
-  if (result.status !== 'done') throw new BenchFileError(`${outDir}: the bench did not finish (${result.status}): run it again`);
+  if (result.status !== 'done') throw new ColtError(Code.InvalidArgument, `${outDir}: the bench did not finish (${result.status}): run it again`);
   const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
-  if (!fs.existsSync(repoTools(repoRoot).python)) throw new BenchSetupError(`no Python environment at ${repoTools(repoRoot).python}: run scripts/setup first`);
+  if (!fs.existsSync(repoTools(repoRoot).python)) throw new ColtError(Code.FailedPrecondition, `no Python environment at ${repoTools(repoRoot).python}: run scripts/setup first`);
   const settings = { rounds: BENCH_DEFAULTS.remeasureRounds, repeat: BENCH_DEFAULTS.remeasureRepeat, minRepeatMs: BENCH_DEFAULTS.remeasureMinRepeatMs };
   const progress: ProgressLike = { phase: (text) => io.progress.write(`bench: ${text}\n`) };
   const when = (io.now ?? (() => new Date()))().toISOString();
@@ -295,7 +303,7 @@ async function executeRun(
     run.llm = output.llm;
     run.untunedUs = output.untunedUs;
   } catch (err) {
-    if (!(err instanceof RunFailedError)) throw err;
+    if (!(err instanceof ColtError)) throw err;
     run.status = 'failed';
     run.error = ctx.stop.received ? `interrupted (${ctx.stop.received})` : err.message;
   } finally {

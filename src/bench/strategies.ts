@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { TargetSpec } from '../cli/target';
+import { Code, ColtError } from '../errors';
+import type { StrategyName } from '../options/bench';
+import type { TargetSpec } from '../options/target';
 import { describeFailure, lastJsonLine, runChild } from './child';
-import type { StrategyName } from './options';
 import type { BenchRun } from './result';
 
 /** What every run of a bench shares. */
@@ -37,12 +38,9 @@ export interface RunOutput {
   untunedUs: number | null;
 }
 
-/** A run that did not finish; the message is one line. */
-export class RunFailedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunFailedError';
-  }
+/** A run that did not finish; the message is one line. Every ColtError a runner throws is one. */
+function runFailed(message: string): ColtError {
+  return new ColtError(Code.Internal, message);
 }
 
 export interface Runner {
@@ -109,13 +107,13 @@ class ColtRunner implements Runner {
     if (this.noLlm && this.env.hasNoLlmFlag) args.push('--no-llm');
     if (!this.noLlm && this.settings.models) args.push('--models', this.settings.models);
     const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env });
-    if (result.code !== 0) throw new RunFailedError(describeFailure('colt tune', result));
+    if (result.code !== 0) throw runFailed(describeFailure('colt tune', result));
     const summaryFile = path.join(spec.workDir, 'colt-summary.json');
     let summary: ColtSummaryFile;
     try {
       summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as ColtSummaryFile;
     } catch (err) {
-      throw new RunFailedError(`colt tune left no readable ${summaryFile}: ${(err as Error).message}`);
+      throw runFailed(`colt tune left no readable ${summaryFile}: ${(err as Error).message}`);
     }
     const llm = summary.llm
       ? {
@@ -154,7 +152,7 @@ class MetaScheduleRunner implements Runner {
     ];
     const result = await runChild(python, args, { cwd: this.env.repoRoot, env: this.env.env, captureStdout: true });
     const answer = lastJsonLine<{ wallSeconds?: Record<string, number> }>(result.stdout);
-    if (result.code !== 0 || !answer) throw new RunFailedError(describeFailure(`ms.tune_tir (${this.strategy})`, result));
+    if (result.code !== 0 || !answer) throw runFailed(describeFailure(`ms.tune_tir (${this.strategy})`, result));
     return { wallSeconds: answer.wallSeconds ?? {}, llm: null, untunedUs: null };
   }
 }

@@ -1,5 +1,5 @@
 // A promise-based client for the bridge's gRPC service. Every call has a deadline, and every
-// failure comes out as a BridgeError.
+// failure comes out as a ColtError (its code from the gRPC status, its rpc in details).
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -29,7 +29,7 @@ import type { PredictRequest } from '../generated/colt/v1/PredictRequest';
 import type { PredictResponse__Output } from '../generated/colt/v1/PredictResponse';
 import type { SampleInitialRequest } from '../generated/colt/v1/SampleInitialRequest';
 import type { SampleInitialResponse__Output } from '../generated/colt/v1/SampleInitialResponse';
-import { BridgeError, BridgeErrorCode } from './errors';
+import { Code, ColtError } from '../errors';
 
 /** Request and response types per RPC, as the generated code names them. */
 interface Rpcs {
@@ -175,17 +175,17 @@ export class BridgeClient {
     const method = this.stub[name] as unknown as UnaryMethod;
     if (this.closed) {
       // Closed because the bridge stopped (or is being stopped): the same thing to the caller.
-      return Promise.reject(new BridgeError(BridgeErrorCode.UNAVAILABLE, `the bridge at ${this.address} is closed`, name));
+      return Promise.reject(new ColtError(Code.Unavailable, `the bridge at ${this.address} is closed`, { details: { rpc: name } }));
     }
     return new Promise((resolve, reject) => {
       try {
         method.call(this.stub, request, new grpc.Metadata(), { deadline }, (err, response) => {
-          if (err) reject(BridgeError.from(err, name));
+          if (err) reject(ColtError.from(err, { rpc: name }));
           else resolve(response as Rpcs[K][1]);
         });
       } catch (err) {
         // Thrown synchronously when the request does not serialise, or the channel is closed.
-        reject(BridgeError.from(err, name));
+        reject(ColtError.from(err, { rpc: name }));
       }
     });
   }

@@ -1,6 +1,15 @@
-// The adapter between the search core and the Python TVM bridge.
+// The adapter between the search core and the Python TVM bridge: the only code, with daemon/'s
+// own service, that touches the generated stubs.
 export { BridgeClient, DEFAULT_DEADLINES_MS, PROTO_LOADER_OPTIONS, type CallOptions } from './client';
-export { BridgeError, BridgeErrorCode } from './errors';
+export {
+  bridgeStopped,
+  BridgeTaskHost,
+  type HostedTask,
+  type RpcSettings,
+  type StartTaskHost,
+  type TaskHost,
+  type TaskRequest,
+} from './host';
 export {
   BridgeScheduleSpace,
   candidateFromProto,
@@ -12,12 +21,4 @@ export {
   transformationToProto,
   type BridgeScheduleSpaceOptions,
 } from './space';
-export {
-  BridgeProcess,
-  BridgeStartError,
-  describeExit,
-  startBridge,
-  STOP_GRACE_MS,
-  type BridgeExit,
-  type StartBridgeOptions,
-} from './supervisor';
+export { BridgeProcess, describeExit, startBridge, STOP_GRACE_MS, type BridgeExit, type StartBridgeOptions } from './supervisor';

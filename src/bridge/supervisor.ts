@@ -7,15 +7,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { findRepoRoot, PYTHON_BRIDGE_DIR, VENV_PYTHON } from '../config/paths';
+import { Code, ColtError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { BridgeClient } from './client';
 
-/** The bridge could not be started; the message says why and what to do. */
-export class BridgeStartError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BridgeStartError';
-  }
+/** The bridge could not be started, or did not answer once started; the message says why and what to do. */
+function startError(message: string): ColtError {
+  return new ColtError(Code.Unavailable, message);
 }
 
 export interface BridgeExit {
@@ -26,7 +24,7 @@ export interface BridgeExit {
 }
 
 /** "killed by SIGKILL", "exit code 1": how a person would say it. */
-export function describeExit(exit: Pick<BridgeExit, 'code' | 'signal'>): string {
+export function describeExit(exit: { code: number | null; signal: string | null }): string {
   if (exit.signal) return `killed by ${exit.signal}`;
   return `exit code ${exit.code ?? 'unknown'}`;
 }
@@ -84,7 +82,7 @@ export class BridgeProcess extends EventEmitter {
     const root = options.repoRoot ?? findRepoRoot(__dirname);
     const python = options.python ?? path.join(root, VENV_PYTHON);
     if (!fs.existsSync(python)) {
-      throw new BridgeStartError(
+      throw startError(
         options.python
           ? `Python not found at ${python}`
           : 'Python venv not found at .venv/: run `bash scripts/setup`',
@@ -186,7 +184,7 @@ export async function startBridge(options: StartBridgeOptions = {}): Promise<Bri
     await bridge.client.health();
   } catch (err) {
     await bridge.stop();
-    throw new BridgeStartError(`the TVM bridge started but does not answer: ${(err as Error).message}`);
+    throw startError(`the TVM bridge started but does not answer: ${(err as Error).message}`);
   }
   return bridge;
 }
@@ -208,7 +206,7 @@ function waitForReady(
       fn();
     };
     const timer = setTimeout(
-      () => finish(() => reject(new BridgeStartError(`the TVM bridge was not ready after ${Math.round(timeoutMs / 1000)} s`))),
+      () => finish(() => reject(startError(`the TVM bridge was not ready after ${Math.round(timeoutMs / 1000)} s`))),
       timeoutMs,
     );
     stdout.on('line', (line) => {
@@ -216,12 +214,12 @@ function waitForReady(
       if (match) finish(() => resolve(Number(match[1])));
       else logger.debug(line, { source: 'bridge', stream: 'stdout' });
     });
-    child.once('error', (err) => finish(() => reject(new BridgeStartError(`cannot start the TVM bridge: ${err.message}`))));
+    child.once('error', (err) => finish(() => reject(startError(`cannot start the TVM bridge: ${err.message}`))));
     void exited.then((exit) => {
       const reason = stderrTail.filter((l) => l.trim()).at(-1);
       finish(() =>
         reject(
-          new BridgeStartError(
+          startError(
             `the TVM bridge exited before it was ready (${describeExit(exit)})${reason ? `: ${reason.trim()}` : ''}`,
           ),
         ),

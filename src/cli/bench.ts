@@ -1,21 +1,11 @@
-// `colt bench` and `colt report`: their flags, and their errors in the CLI's terms. The work is
-// in src/bench/.
+// `colt bench` and `colt report`: their flags. The work is in src/bench/.
 import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import {
-  bench,
-  BENCH_DEFAULTS,
-  BenchFileError,
-  BenchInterruptedError,
-  loadBench,
-  parseBenchOptions,
-  remeasureBench,
-  STRATEGIES,
-  writeReport,
-} from '../bench';
-import { CliError, EXIT, UsageError } from './errors';
+import { bench, loadBench, remeasureBench, writeReport } from '../bench';
+import { Code, ColtError } from '../errors';
+import { BENCH_DEFAULTS, parseBenchOptions, STRATEGIES } from '../options/bench';
 
 export interface BenchCommandIO {
   out: (text: string) => void;
@@ -50,20 +40,13 @@ export function addBenchCommands(program: Command, io: BenchCommandIO): void {
     .option('--models <file>', 'models.json for the colt strategy (default: colt tune\'s own default)')
     .action(async (raw: Record<string, unknown>) => {
       const parsed = parseBenchOptions(raw, { cores: io.cores });
-      if (!parsed.ok) throw new UsageError(parsed.issues.join('; '));
-      try {
-        await bench(parsed.options, {
-          out: io.out,
-          progress: io.progress ?? process.stderr,
-          cwd: io.cwd,
-          argv: commandLine(raw),
-        });
-      } catch (err) {
-        if (err instanceof BenchInterruptedError) {
-          throw new CliError(err.message, err.signal === 'SIGINT' ? EXIT.INTERRUPTED : EXIT.TERMINATED);
-        }
-        throw err;
-      }
+      if (!parsed.ok) throw new ColtError(Code.InvalidArgument, parsed.issues.join('; '));
+      await bench(parsed.options, {
+        out: io.out,
+        progress: io.progress ?? process.stderr,
+        cwd: io.cwd,
+        argv: commandLine(raw),
+      });
     });
 
   program
@@ -72,17 +55,12 @@ export function addBenchCommands(program: Command, io: BenchCommandIO): void {
     .argument('[dir]', 'the bench dir (or its bench.json)', BENCH_DEFAULTS.out)
     .option('--remeasure', "re-measure the runs' best schedules (and numpy) again first, e.g. after a busy spell; the tuning runs stay")
     .action(async (dir: string, flags: { remeasure?: boolean }) => {
-      try {
-        const where = path.resolve(io.cwd, dir);
-        if (flags.remeasure) {
-          await remeasureBench(where, { out: io.out, progress: io.progress ?? process.stderr });
-          return;
-        }
-        const { bench: result, dir: benchDir } = loadBench(where);
-        io.out(`Report: ${writeReport(benchDir, result)}`);
-      } catch (err) {
-        if (err instanceof BenchFileError) throw new UsageError(err.message);
-        throw err;
+      const where = path.resolve(io.cwd, dir);
+      if (flags.remeasure) {
+        await remeasureBench(where, { out: io.out, progress: io.progress ?? process.stderr });
+        return;
       }
+      const { bench: result, dir: benchDir } = loadBench(where);
+      io.out(`Report: ${writeReport(benchDir, result)}`);
     });
 }

@@ -7,16 +7,15 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import { findRepoRoot } from '../config/paths';
-import { DEFAULT_LISTEN, parseDaemonOptions, runDaemon } from '../daemon/run';
+import { runDaemon } from '../daemon/run';
+import { Code, ColtError, EXIT } from '../errors';
 import { DEFAULT_BUCKET } from '../llm';
 import { createLogger, isDebug, type Logger } from '../log';
+import { DEFAULT_LISTEN, parseDaemonOptions } from '../options/daemon';
+import { formatIssue, parseTuneOptions, TUNE_DEFAULTS } from '../options/tune';
 import { addBenchCommands } from './bench';
-import { describeError, oneLine } from './describe-error';
-import { EXIT, UsageError } from './errors';
-import { formatIssue, parseTuneOptions, TUNE_DEFAULTS } from './options';
+import { describeFailure } from './boundary';
 import { tune, type TuneIO } from './tune';
-
-export { describeError } from './describe-error';
 
 export interface CliIO {
   out: (text: string) => void;
@@ -90,7 +89,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--max-bridge-restarts <n>', `times to restart the TVM bridge if it dies mid-run (default: ${TUNE_DEFAULTS.maxBridgeRestarts})`)
     .action(async (raw: Record<string, unknown>) => {
       const parsed = parseTuneOptions(raw, { cores: io.cores });
-      if (!parsed.ok) throw new UsageError(parsed.issues.map(formatIssue).join('; '));
+      if (!parsed.ok) throw new ColtError(Code.InvalidArgument, parsed.issues.map(formatIssue).join('; '));
       setCode(await tune(parsed.options, { out: io.out, logger: io.logger, cwd: io.cwd, bridge: io.bridge }));
     });
   program
@@ -109,15 +108,15 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
 export async function runCli(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   let code: number = EXIT.OK;
   try {
-    if (argv.length === 0) throw new UsageError('no command given: try `colt tune --help`');
+    if (argv.length === 0) throw new ColtError(Code.InvalidArgument, 'no command given: try `colt tune --help`');
     await buildProgram(io, (c) => (code = c)).parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) {
       return EXIT.OK;
     }
-    const { code: exitCode, message } = describeError(err);
-    io.err(`colt: error: ${oneLine(message)}`);
+    const { code: exitCode, message } = describeFailure(err);
+    io.err(`colt: error: ${message}`);
     if (isDebug(io.logger) && err instanceof Error && err.stack) io.logger.debug(err.stack);
     return exitCode;
   }

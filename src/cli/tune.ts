@@ -4,9 +4,9 @@
 import type { StartBridgeOptions } from '../bridge';
 import { JobManager } from '../jobs';
 import type { Logger } from '../log';
-import { exitCodeFor, Interrupts } from './interrupts';
-import type { TuneOptions } from './options';
-import { createReporter, type LineSink } from './reporters';
+import type { TuneOptions } from '../options/tune';
+import { exitCodeFor, Interrupts } from '../process/interrupts';
+import { createReporter, type LineSink } from '../reporters';
 
 export interface TuneIO {
   /** stdout, one call per line or block of lines. */

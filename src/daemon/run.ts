@@ -3,12 +3,12 @@
 // line `COLT_DAEMON_READY address=HOST:PORT pid=PID` on stdout once it accepts calls; logs go to
 // stderr.
 import type { StartBridgeOptions } from '../bridge';
-import { CliError, EXIT, UsageError } from '../cli/errors';
-import { Interrupts } from '../cli/interrupts';
+import { Code, ColtError, EXIT } from '../errors';
 import type { Logger } from '../log';
+import type { DaemonCommandOptions } from '../options/daemon';
+import { Interrupts } from '../process/interrupts';
 import { TunerDaemon } from './server';
 
-export const DEFAULT_LISTEN = '127.0.0.1:7391';
 export const READY_LINE = 'COLT_DAEMON_READY';
 
 /** How long running jobs get to finish their batch in flight when the daemon is told to stop. */
@@ -24,25 +24,7 @@ export interface DaemonIO {
   bridge?: Omit<StartBridgeOptions, 'logger'>;
 }
 
-export interface DaemonCommandOptions {
-  listen: string;
-  parentPid?: number;
-}
-
-const LISTEN = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
-
-export function parseDaemonOptions(raw: Record<string, unknown>): DaemonCommandOptions {
-  const listen = typeof raw.listen === 'string' ? raw.listen.trim() : DEFAULT_LISTEN;
-  const match = LISTEN.exec(listen);
-  if (!match || Number(match[2]) > 65535) throw new UsageError(`--listen must be host:port, e.g. 127.0.0.1:7391 (got ${JSON.stringify(listen)})`);
-  let parentPid: number | undefined;
-  if (raw.parentPid !== undefined) {
-    parentPid = Number(raw.parentPid);
-    if (!Number.isInteger(parentPid) || parentPid < 1) throw new UsageError(`--parent-pid must be a process id (got ${JSON.stringify(raw.parentPid)})`);
-  }
-  return { listen, ...(parentPid ? { parentPid } : {}) };
-}
 
 function alive(pid: number): boolean {
   try {
@@ -62,7 +44,7 @@ export async function runDaemon(options: DaemonCommandOptions, io: DaemonIO): Pr
   try {
     address = await daemon.listen(options.listen);
   } catch (err) {
-    throw new CliError((err as Error).message, EXIT.FAILURE);
+    throw new ColtError(Code.Unavailable, (err as Error).message, { cause: err });
   }
   const host = address.slice(0, address.lastIndexOf(':'));
   if (!LOOPBACK.test(host)) logger.warn(`listening on ${address}: anyone who reaches it can start tuning jobs on this machine`);

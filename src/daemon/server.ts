@@ -7,11 +7,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 
 import { PROTO_LOADER_OPTIONS } from '../bridge/client';
-import { describeError } from '../cli/describe-error';
-import { EXIT } from '../cli/errors';
-import { formatIssue, parseTuneOptions } from '../cli/options';
-import { JsonLinesReporter } from '../cli/reporters';
 import { findRepoRoot, TUNER_PROTO } from '../config/paths';
+import { Code, ColtError } from '../errors';
 import type { Job as JobMessage } from '../generated/colt/v1/Job';
 import type { JobEvent } from '../generated/colt/v1/JobEvent';
 import type { NextBatchRequest__Output } from '../generated/colt/v1/NextBatchRequest';
@@ -19,27 +16,12 @@ import type { StartSearchRequest__Output } from '../generated/colt/v1/StartSearc
 import type { TuneRequest__Output } from '../generated/colt/v1/TuneRequest';
 import type { TunerHandlers } from '../generated/colt/v1/Tuner';
 import type { ProtoGrpcType } from '../generated/tuner';
-import { JobManager, JobNotFoundError, JobStateError, type ClientResult, type Job, type JobEnv, type JobView } from '../jobs';
+import { JobManager, type ClientResult, type Job, type JobEnv, type JobView } from '../jobs';
+import { formatIssue, parseTuneOptions } from '../options/tune';
+import { JsonLinesReporter } from '../reporters';
+import { toStatus } from './status';
 
 export const TUNER_SERVICE = 'colt.v1.Tuner';
-
-/** A handler's failure, with the status code the client gets. */
-class StatusError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function toStatus(err: unknown): { code: grpc.status; details: string } {
-  if (err instanceof StatusError) return { code: err.code, details: err.message };
-  if (err instanceof JobNotFoundError) return { code: grpc.status.NOT_FOUND, details: err.message };
-  if (err instanceof JobStateError) return { code: grpc.status.FAILED_PRECONDITION, details: err.message };
-  const { code, message } = describeError(err);
-  return { code: code === EXIT.USAGE ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL, details: message };
-}
 
 export function jobMessage(view: JobView): JobMessage {
   return {
@@ -197,7 +179,7 @@ export class TunerDaemon {
             (err: unknown) => {
               const status = toStatus(err);
               if (status.code === grpc.status.INTERNAL) logger.error(`${name}: ${status.details}`);
-              callback({ code: status.code, details: status.details });
+              callback(status);
             },
           );
       };
@@ -205,7 +187,7 @@ export class TunerDaemon {
       Tune: (call) => {
         const parsed = parseTuneOptions(rawTuneOptions(call.request), { cores: this.options.cores });
         if (!parsed.ok) {
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: parsed.issues.map(formatIssue).join('; ') });
+          call.emit('error', toStatus(new ColtError(Code.InvalidArgument, parsed.issues.map(formatIssue).join('; '))));
           return;
         }
         const job = this.jobs.startTune(parsed.options, { name: call.request.name });
@@ -217,8 +199,7 @@ export class TunerDaemon {
         try {
           job = this.jobs.get(call.request.job_id);
         } catch (err) {
-          const status = toStatus(err);
-          call.emit('error', { code: status.code, details: status.details });
+          call.emit('error', toStatus(err));
           return;
         }
         if (job.isRunning) call.write({ job: jobMessage(job.view()), event_json: '' });
@@ -228,11 +209,11 @@ export class TunerDaemon {
       GetJob: unary('GetJob', (r: { job_id: string }) => jobMessage(this.jobs.get(r.job_id).view())),
       CancelJob: unary('CancelJob', (r: { job_id: string }) => jobMessage(this.jobs.cancel(r.job_id).view())),
       StartSearch: unary('StartSearch', async (r: StartSearchRequest__Output) => {
-        if (!r.bridge_address || !r.task_id) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'bridge_address and task_id are required');
-        if (!(r.max_trials >= 1)) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'max_trials must be an integer >= 1');
-        if (!(r.trials_per_iter >= 1)) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'trials_per_iter must be an integer >= 1');
-        if (r.models && r.no_llm) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'models cannot be combined with no_llm');
-        if (r.llm_budget !== undefined && r.llm_budget < 0) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'llm_budget must be >= 0');
+        if (!r.bridge_address || !r.task_id) throw new ColtError(Code.InvalidArgument, 'bridge_address and task_id are required');
+        if (!(r.max_trials >= 1)) throw new ColtError(Code.InvalidArgument, 'max_trials must be an integer >= 1');
+        if (!(r.trials_per_iter >= 1)) throw new ColtError(Code.InvalidArgument, 'trials_per_iter must be an integer >= 1');
+        if (r.models && r.no_llm) throw new ColtError(Code.InvalidArgument, 'models cannot be combined with no_llm');
+        if (r.llm_budget !== undefined && r.llm_budget < 0) throw new ColtError(Code.InvalidArgument, 'llm_budget must be >= 0');
         const job = await this.jobs.startSearch({
           bridgeAddress: r.bridge_address,
           taskId: r.task_id,

@@ -4,10 +4,11 @@
 // stands and passes every report on to whoever watches (the CLI's table, a gRPC stream).
 import { randomUUID } from 'node:crypto';
 
+import { describeError, EXIT_CODES, type ColtError } from '../errors';
 import type { LlmEvent, LlmSummary } from '../llm';
+import type { Reporter, TaskInfo } from '../reporters';
 import type { SearchEvent } from '../search';
-import type { Reporter, TaskInfo } from '../cli/reporters';
-import type { TuneSummary } from '../cli/summary';
+import type { TuneSummary } from '../tuning/summary';
 
 export type JobKind = 'TUNE' | 'SEARCH';
 export type JobState = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -65,8 +66,8 @@ export class Job implements Required<Reporter> {
   readonly kind: JobKind;
   /** Resolves when the job has ended, whatever the outcome. */
   readonly ended: Promise<JobView>;
-  /** The error a failed job ended with, as thrown (the CLI turns it into its exit code). */
-  failure: unknown;
+  /** The error a failed job ended with (the CLI exits with its code's exit code). */
+  failure: ColtError | undefined;
   private state: JobState = 'RUNNING';
   private readonly info: { name: string; workload: string; workDir: string; taskName: string; flop: number };
   private trials = 0;
@@ -197,15 +198,15 @@ export class Job implements Required<Reporter> {
   // --- the end ----------------------------------------------------------------------------------
 
   /** Ends the job: SUCCEEDED, or CANCELLED when a cancel came first. */
-  finish(exitCode = 0): void {
-    this.end(this.cancelRequested ? 'CANCELLED' : 'SUCCEEDED', exitCode);
+  finish(): void {
+    this.end(this.cancelRequested ? 'CANCELLED' : 'SUCCEEDED', 0);
   }
 
-  /** Ends the job FAILED with one line saying why. */
-  fail(err: unknown, message: string, exitCode: number): void {
+  /** Ends the job FAILED, its error's message the one line saying why. */
+  fail(err: ColtError): void {
     this.failure = err;
-    this.error = message;
-    this.end('FAILED', exitCode);
+    this.error = describeError(err);
+    this.end('FAILED', EXIT_CODES[err.code]);
   }
 
   private end(state: JobState, exitCode: number): void {

@@ -1,26 +1,11 @@
 // The job table: starts TUNE and SEARCH jobs, finds, lists and cancels them, and ends them all
 // when its owner goes. `colt tune` runs its one job through a manager of its own; `colt daemon`
 // serves one manager's jobs over gRPC. Jobs share nothing but the process.
-import { describeError } from '../cli/describe-error';
-import type { TuneOptions } from '../cli/options';
+import { Code, ColtError } from '../errors';
+import type { TuneOptions } from '../options/tune';
 import { Job, type JobView, type JobWatcher } from './job';
 import { startSearchJob, type ClientResult, type NextBatch, type SearchHandle, type SearchJobSpec } from './search-job';
 import { runTuneJob, type JobEnv } from './tune-job';
-
-export class JobNotFoundError extends Error {
-  constructor(readonly jobId: string) {
-    super(`no job ${JSON.stringify(jobId)}`);
-    this.name = 'JobNotFoundError';
-  }
-}
-
-/** A call that does not fit the job (a SEARCH call on a TUNE job, a job that has ended). */
-export class JobStateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'JobStateError';
-  }
-}
 
 /** How many ended jobs the table remembers (running ones are always kept). */
 const ENDED_KEPT = 200;
@@ -46,10 +31,7 @@ export class JobManager {
     setImmediate(() => {
       runTuneJob(options, this.env, job).then(
         () => job.finish(),
-        (err: unknown) => {
-          const { code, message } = describeError(err);
-          job.fail(err, message, code);
-        },
+        (err: unknown) => job.fail(ColtError.from(err)),
       );
     });
     return job;
@@ -69,7 +51,7 @@ export class JobManager {
   next(jobId: string, results: ClientResult[]): Promise<NextBatch> {
     const job = this.get(jobId);
     const handle = this.searches.get(jobId);
-    if (job.kind !== 'SEARCH') throw new JobStateError(`job ${jobId} is a TUNE job: it measures on its own`);
+    if (job.kind !== 'SEARCH') throw new ColtError(Code.FailedPrecondition, `job ${jobId} is a TUNE job: it measures on its own`);
     if (!handle) return Promise.resolve({ done: true });
     return handle.next(results);
   }
@@ -77,14 +59,14 @@ export class JobManager {
   /** Ends a SEARCH job, with the results of a batch still out; resolves to its final view. */
   async endSearch(jobId: string, results: ClientResult[]): Promise<JobView> {
     const job = this.get(jobId);
-    if (job.kind !== 'SEARCH') throw new JobStateError(`job ${jobId} is a TUNE job: CancelJob stops it`);
+    if (job.kind !== 'SEARCH') throw new ColtError(Code.FailedPrecondition, `job ${jobId} is a TUNE job: CancelJob stops it`);
     await this.searches.get(jobId)?.end(results);
     return job.ended;
   }
 
   get(jobId: string): Job {
     const job = this.jobs.get(jobId);
-    if (!job) throw new JobNotFoundError(jobId);
+    if (!job) throw new ColtError(Code.NotFound, `no job ${JSON.stringify(jobId)}`);
     return job;
   }
 

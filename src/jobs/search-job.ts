@@ -5,8 +5,8 @@
 // until the client takes it with NextBatch, and resolves when the client brings the results back.
 import { performance } from 'node:perf_hooks';
 
-import { BridgeClient, BridgeError, BridgeErrorCode, BridgeScheduleSpace, type BridgeScheduleSpaceOptions } from '../bridge';
-import { UsageError } from '../cli/errors';
+import { BridgeClient, BridgeScheduleSpace, type BridgeScheduleSpaceOptions } from '../bridge';
+import { Code, ColtError, hasCode } from '../errors';
 import { llmSearchWiring, type ModelPool } from '../llm';
 import type { Logger } from '../log';
 import { BuiltinProposer, Search, type MeasureOutcome, type MutatorInfo } from '../search';
@@ -77,7 +77,7 @@ class Handover {
 
   /** The client's side: results of the batch it had (if any), then the next batch or the end. */
   async next(results: ClientResult[]): Promise<NextBatch> {
-    if (this.waiter) throw new UsageError('another NextBatch call of this job is already waiting');
+    if (this.waiter) throw new ColtError(Code.FailedPrecondition, 'another NextBatch call of this job is already waiting');
     this.deliver(results);
     for (;;) {
       if (this.parked) {
@@ -189,11 +189,11 @@ export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job,
   let pool: ModelPool | undefined;
   try {
     const task = await client.getTask({ task_id: spec.taskId }).catch((err: unknown) => {
-      if (err instanceof BridgeError && err.code === BridgeErrorCode.NOT_FOUND) {
-        throw new UsageError(`the bridge at ${spec.bridgeAddress} has no task ${spec.taskId}`);
+      if (hasCode(err, Code.NotFound)) {
+        throw new ColtError(Code.InvalidArgument, `the bridge at ${spec.bridgeAddress} has no task ${spec.taskId}`);
       }
-      if (err instanceof BridgeError && err.code === BridgeErrorCode.UNAVAILABLE) {
-        throw new UsageError(`cannot reach the bridge at ${spec.bridgeAddress}: ${err.message}`);
+      if (hasCode(err, Code.Unavailable)) {
+        throw new ColtError(Code.InvalidArgument, `cannot reach the bridge at ${spec.bridgeAddress}: ${err.message}`);
       }
       throw err;
     });
@@ -244,10 +244,10 @@ export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job,
           job.finish();
         },
         async (err: unknown) => {
-          const error = err instanceof Error ? err : new Error(String(err));
+          const error = ColtError.from(err);
           handover.finish(error);
           await closeAll();
-          job.fail(err, error.message, 1);
+          job.fail(error);
         },
       );
     return {

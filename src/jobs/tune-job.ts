@@ -1,18 +1,11 @@
 // A TUNE job: one workload tuned end to end, from validated options to the database and
-// colt-summary.json. Opens the models, runs the TuneSession (bridge, task, untuned reference,
-// search, checkpoints, restarts) and reports everything to the job. `colt tune` and the daemon's
-// Tune both run this.
+// colt-summary.json. Opens the models, runs the tuning session (src/tuning/: bridge, task,
+// untuned reference, search, checkpoints, restarts) and reports everything to the job.
+// `colt tune` and the daemon's Tune both run this.
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import type { StartBridgeOptions } from '../bridge';
-import { checkTuningRecords, loadResumePoint } from '../cli/checkpoint';
-import type { TuneOptions } from '../cli/options';
-import type { TaskInfo } from '../cli/reporters';
-import { buildSummary, writeSummary } from '../cli/summary';
-import { TuneSession } from '../cli/tune-session';
-import { ensureWritableWorkDir } from '../cli/work-dir';
-import { resolveWorkload } from '../cli/workload';
+import { BridgeTaskHost, type StartBridgeOptions, type StartTaskHost } from '../bridge';
 import { findRepoRoot } from '../config/paths';
 import {
   bundledModelPath,
@@ -24,7 +17,14 @@ import {
   type ModelPoolOptions,
 } from '../llm';
 import type { Logger } from '../log';
+import type { TuneOptions } from '../options/tune';
+import { resolveWorkload } from '../options/workload';
+import type { TaskInfo } from '../reporters';
 import { BuiltinProposer } from '../search';
+import { checkTuningRecords, loadResumePoint } from '../tuning/checkpoint';
+import { TuneSession } from '../tuning/session';
+import { buildSummary, writeSummary } from '../tuning/summary';
+import { ensureWritableWorkDir } from '../tuning/work-dir';
 import type { Job } from './job';
 
 export interface JobEnv {
@@ -35,6 +35,8 @@ export interface JobEnv {
   env?: NodeJS.ProcessEnv;
   /** Passed through to the bridge supervisor (tests point it elsewhere). */
   bridge?: Omit<StartBridgeOptions, 'logger'>;
+  /** What serves a TUNE job's task; by default a bridge process of its own, started with `bridge`. */
+  startHost?: StartTaskHost;
 }
 
 /** Runs the tuning job to its end; throws what stops it (the job machinery records it). */
@@ -61,7 +63,7 @@ export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): P
       workload,
       workDir,
       logger,
-      bridge: env.bridge,
+      startHost: env.startHost ?? (() => BridgeTaskHost.start({ ...env.bridge, logger })),
       resume,
       warmStartDir,
       onTask: (task) => job.onTask({ workload: options.workload, workDir, maxTrials: options.trials, ...task, ...proposersOf(pool) }),
@@ -76,12 +78,12 @@ export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): P
         llm: wiring?.state,
       });
       if (!tuned) return;
-      const { task, target, untunedLatencyUs, result } = tuned;
+      const { taskName, flop, target, untunedLatencyUs, result } = tuned;
       const summary = buildSummary({
         workload: options.workload,
-        taskName: task.task_name,
+        taskName,
         target,
-        flop: task.flop,
+        flop,
         maxTrials: options.trials,
         untunedLatencyUs,
         seed: options.seed,

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 
-import { SEARCH_DEFAULTS } from '../search/options';
-import { ConfigError } from './errors';
+import { Code, ColtError } from '../errors';
+import { SEARCH_DEFAULTS } from '../search';
 
 /** Defaults of a model entry and of the collaboration. */
 export const MODELS_DEFAULTS = {
@@ -240,14 +240,14 @@ export function modelKind(m: Pick<ModelConfig, 'gguf' | 'builtin'>): ModelKind {
 }
 
 /**
- * Checks a parsed models.json; throws a ConfigError listing every problem by dot path. A
- * relative gguf path is resolved against baseDir when one is given.
+ * Checks a parsed models.json; throws a ColtError (InvalidArgument) listing every problem by dot
+ * path. A relative gguf path is resolved against baseDir when one is given.
  */
 export function parseModelsConfig(json: unknown, source = 'models config', baseDir?: string): ModelsConfig {
   const result = modelsConfigSchema.safeParse(json);
   if (!result.success) {
     const issues = formatIssues(result.error);
-    throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, issues);
+    throw new ColtError(Code.InvalidArgument, `invalid ${source}: ${issues.join('; ')}`, { details: { issues } });
   }
   const config = result.data;
   return {
@@ -261,7 +261,10 @@ export function parseModelsConfig(json: unknown, source = 'models config', baseD
   };
 }
 
-/** Reads and checks a models.json file; every failure is a one-line ConfigError. gguf paths are relative to its folder. */
+/**
+ * Reads and checks a models.json file; every failure is a one-line ColtError (InvalidArgument).
+ * gguf paths are relative to its folder.
+ */
 export function loadModelsConfig(file: string): ModelsConfig {
   let text: string;
   try {
@@ -269,13 +272,13 @@ export function loadModelsConfig(file: string): ModelsConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new ConfigError(`cannot read models file ${file}: ${why}`);
+    throw new ColtError(Code.InvalidArgument, `cannot read models file ${file}: ${why}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    throw new ColtError(Code.InvalidArgument, `${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
   }
   return parseModelsConfig(json, file, path.dirname(path.resolve(file)));
 }
@@ -292,7 +295,7 @@ export class ApiKeys {
     this.#keys = keys;
   }
 
-  /** Reads each model's apiKeyEnv; a missing or empty variable is a ConfigError naming it. */
+  /** Reads each model's apiKeyEnv; a missing or empty variable is a ColtError (InvalidArgument) naming it. */
   static fromEnv(config: ModelsConfig, env: NodeJS.ProcessEnv = process.env): ApiKeys {
     const keys = new Map<string, string>();
     const missing = new Map<string, string[]>();
@@ -307,7 +310,7 @@ export class ApiKeys {
     }
     if (missing.size > 0) {
       const issues = [...missing].map(([v, models]) => `environment variable ${v} is not set (apiKeyEnv of ${models.join(', ')})`);
-      throw new ConfigError(issues.join('; '), issues);
+      throw new ColtError(Code.InvalidArgument, issues.join('; '), { details: { issues } });
     }
     return new ApiKeys(keys);
   }

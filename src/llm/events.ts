@@ -1,7 +1,7 @@
 // What the LLM layer reports: one event per LLM call, per answer that had to be repaired or
 // rejected, and one when the LLM budget runs out. They join the search's own events in the
 // reporters (table, JSON lines). No event ever holds a key or a whole prompt or answer.
-import type { LlmErrorKind } from './errors';
+import type { LlmErrorKind } from '../errors';
 
 export type LlmPurpose = 'propose' | 'correct';
 

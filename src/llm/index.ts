@@ -1,8 +1,9 @@
 // The LLM adapter's public API: models.json, the model pool (endpoints, local GGUF models, the
 // built-in proposer as a member), the default bucket, and the proposers that put the pool's
-// models into the search core. The CLI imports from here.
-export { ChatModel, type ChatMessage, type ChatModelOptions, type Completion, type LanguageModel } from './client';
-export { ResponseCache } from './cache';
+// models into the search core. The CLI imports from here. Inside: remote/ (OpenAI-compatible
+// endpoints), local/ (GGUF models in-process), prompting/ (prompts, answer constraints, parsing).
+export type { LlmErrorKind } from '../errors';
+export { isLlmCallError, type LlmCallError } from './call-error';
 export {
   ApiKeys,
   largestModel,
@@ -15,9 +16,14 @@ export {
   type ModelKind,
   type ModelsConfig,
 } from './config';
-export { answerConstraints, CONSTRAINT_LIMITS, type AnswerConstraints, type ConstraintLimits } from './constraints';
-export { ConfigError, LlmCallError, LlmConfigError, scrub, type LlmErrorKind } from './errors';
+export { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from './default-bucket';
 export { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
+export { type ChatMessage, type Completion, type LanguageModel } from './language-model';
+export { answerGrammar } from './local/grammar';
+export { defaultThreads, LocalChatModel, type LocalModelOptions } from './local/model';
+export { importNodeLlamaCpp, type NodeLlamaCpp } from './local/runtime';
+export { estimateTokens, ModelPool, type BudgetSwitch, type LlmSummary, type ModelPoolOptions, type PoolSnapshot } from './pool';
+export { answerConstraints, CONSTRAINT_LIMITS, type AnswerConstraints, type ConstraintLimits } from './prompting/constraints';
 export {
   extractJsonObject,
   matchModel,
@@ -27,13 +33,11 @@ export {
   type ParsedAnswer,
   type ParseInput,
   type ParseLimits,
-} from './parse';
-export { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from './local-bucket';
-export { answerGrammar } from './local-grammar';
-export { defaultThreads, LocalChatModel, type LocalModelOptions } from './local-model';
-export { importNodeLlamaCpp, type NodeLlamaCpp } from './local-runtime';
-export { estimateTokens, ModelPool, type BudgetSwitch, type LlmSummary, type ModelPoolOptions, type PoolSnapshot } from './pool';
-export { buildCorrectionPrompt, buildProposalPrompt, SYSTEM_INSTRUCTIONS, type ModelLine, type Prompt, type PromptInput } from './prompt';
+} from './prompting/parse';
+export { buildCorrectionPrompt, buildProposalPrompt, SYSTEM_INSTRUCTIONS, type ModelLine, type Prompt, type PromptInput } from './prompting/prompt';
 export { LlmProposer, type LlmProposerOptions } from './proposer';
-export { backoffMs, BACKOFF_DEFAULTS, classifyFailure, type BackoffOptions, type FailureInfo } from './retry';
+export { ChatModel, type ChatModelOptions } from './remote/client';
+export { backoffMs, BACKOFF_DEFAULTS, classifyFailure, type BackoffOptions, type FailureInfo } from './remote/retry';
+export { ResponseCache } from './response-cache';
+export { scrub } from './secrets';
 export { llmSearchWiring, openModelPool, openPool, type LlmRunState, type LlmSearchWiring, type LlmStateSnapshot } from './setup';

@@ -4,13 +4,16 @@
 // prompts show and the summary reports.
 import { performance } from 'node:perf_hooks';
 
-import { ChatModel, type ChatMessage, type ChatModelOptions, type LanguageModel } from './client';
+import { Code, ColtError, hasCode, oneLine } from '../errors';
+import { CALL_DETAIL_MAX, isLlmCallError, llmCallError } from './call-error';
 import { ApiKeys, largestModel, modelKind, modelSizes, type ModelsConfig } from './config';
-import type { AnswerConstraints } from './constraints';
-import { LlmCallError, LlmConfigError, oneLine, scrub } from './errors';
 import { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
-import { ResponseCache } from './cache';
-import { LocalChatModel, type LocalModelOptions } from './local-model';
+import type { ChatMessage, LanguageModel } from './language-model';
+import { LocalChatModel, type LocalModelOptions } from './local/model';
+import type { AnswerConstraints } from './prompting/constraints';
+import { ChatModel, type ChatModelOptions } from './remote/client';
+import { ResponseCache } from './response-cache';
+import { scrub } from './secrets';
 
 export interface ModelPoolOptions {
   onEvent?: (event: LlmEvent) => void;
@@ -128,14 +131,14 @@ export class ModelPool {
     return new ModelPool(config, ApiKeys.fromEnv(config, env), options);
   }
 
-  /** Probes every endpoint and loads every local model, at once; one LlmConfigError naming each model that failed. */
+  /** Probes every endpoint and loads every local model, at once; one ColtError (InvalidArgument) naming each model that failed. */
   async probe(): Promise<void> {
     const results = await Promise.allSettled([...this.chats.values()].map((chat) => chat.probe()));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     // One failure keeps its own error, and the reasons it gives.
-    if (failed.length === 1 && failed[0] instanceof LlmConfigError) throw failed[0];
+    if (failed.length === 1 && hasCode(failed[0], Code.InvalidArgument)) throw failed[0];
     const problems = failed.map((err) => err.message);
-    if (problems.length > 0) throw new LlmConfigError(problems.join('; '), problems);
+    if (problems.length > 0) throw new ColtError(Code.InvalidArgument, problems.join('; '), { details: { issues: problems } });
   }
 
   /** Frees what local models hold; the pool answers no more. */
@@ -200,8 +203,9 @@ export class ModelPool {
   /**
    * Asks one model; the answer's text. A question this model has answered before comes from
    * the cache, free. Every call is an 'llm_call' event and lands in the model's account; a
-   * failed call throws LlmCallError. The caller checks the budget first (llmOff). Constraints
-   * reach the models that can be held to them (local ones); the prompt says the same in words.
+   * failed call throws a ColtError with details.llm (isLlmCallError). The caller checks the
+   * budget first (llmOff). Constraints reach the models that can be held to them (local ones);
+   * the prompt says the same in words.
    */
   async ask(model: string, messages: ChatMessage[], purpose: LlmPurpose, constraints?: AnswerConstraints): Promise<string> {
     const chat = this.chats.get(model);
@@ -267,14 +271,14 @@ export class ModelPool {
     } catch (err) {
       const latencyMs = this.clock() - started;
       stats.waitMs += latencyMs;
-      const failure =
-        err instanceof LlmCallError
-          ? err
-          : new LlmCallError(model, 'bad_response', `${model}: ${oneLine(scrub(String(err), this.#secrets))}`, 1);
-      stats.requests += failure.attempts;
+      const failure = isLlmCallError(err)
+        ? err
+        : llmCallError({ model, kind: 'bad_response', attempts: 1 }, `${model}: ${oneLine(scrub(String(err), this.#secrets), CALL_DETAIL_MAX)}`);
+      const { attempts, kind } = failure.details.llm;
+      stats.requests += attempts;
       stats.failedCalls += 1;
       stats.errors += 1;
-      this.remember(model, `call failed: ${failure.kind}`);
+      this.remember(model, `call failed: ${kind}`);
       this.spent();
       this.emit({
         type: 'llm_call',
@@ -287,8 +291,8 @@ export class ModelPool {
         estimated: false,
         costUsd: 0,
         latencyMs,
-        attempts: failure.attempts,
-        errorKind: failure.kind,
+        attempts,
+        errorKind: kind,
         error: failure.message,
       });
       throw failure;

@@ -2,14 +2,14 @@
 // and parses the joint action (transformations, next model). When the call fails or the answer
 // holds nothing usable, the built-in proposer chooses the transformations (a parsed next model
 // still counts); once the shared LLM budget is spent, the built-in proposer takes every turn.
-import type { CorrectionRequest, Proposal, ProposalContext, Proposer } from '../search/types';
-import type { ChatMessage } from './client';
-import { answerConstraints, CONSTRAINT_LIMITS } from './constraints';
-import { LlmCallError } from './errors';
+import type { CorrectionRequest, Proposal, ProposalContext, Proposer } from '../search';
+import { isLlmCallError } from './call-error';
 import { hitRate, type LlmPurpose } from './events';
-import { PARSE_LIMITS, parseAnswer, type ParseLimits } from './parse';
+import type { ChatMessage } from './language-model';
 import type { ModelPool } from './pool';
-import { buildCorrectionPrompt, buildProposalPrompt, type PromptInput } from './prompt';
+import { answerConstraints, CONSTRAINT_LIMITS } from './prompting/constraints';
+import { PARSE_LIMITS, parseAnswer, type ParseLimits } from './prompting/parse';
+import { buildCorrectionPrompt, buildProposalPrompt, type PromptInput } from './prompting/prompt';
 
 export interface LlmProposerOptions {
   /** The built-in proposer, shared by every model: it learns from all their outcomes. */
@@ -94,7 +94,7 @@ export class LlmProposer implements Proposer {
     try {
       text = await this.pool.ask(this.name, messages, purpose, constraints);
     } catch (err) {
-      if (err instanceof LlmCallError) return undefined;
+      if (isLlmCallError(err)) return undefined;
       throw err;
     }
     const parsed = parseAnswer({ text, mutators: ctx.mutators, decisions: ctx.node.decisions, models, limits: this.parseLimits });

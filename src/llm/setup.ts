@@ -2,10 +2,15 @@
 // also takes the turns of a built-in member), and the search options COLT needs (the first
 // model labels the initial population, the largest corrects the small ones, the model-aware UCT
 // term from sizes and λ, the exploration constant).
-import { BuiltinProposer } from '../search/builtin-proposer';
-import { SEARCH_DEFAULTS, type SearchOptions } from '../search/options';
-import { modelBiasFromSizes } from '../search/policy';
-import type { Proposal, ProposalContext, Proposer } from '../search/types';
+import {
+  BuiltinProposer,
+  modelBiasFromSizes,
+  SEARCH_DEFAULTS,
+  type Proposal,
+  type ProposalContext,
+  type Proposer,
+  type SearchOptions,
+} from '../search';
 import { loadModelsConfig, type ModelsConfig } from './config';
 import { ModelPool, type ModelPoolOptions, type PoolSnapshot } from './pool';
 import { LlmProposer, type LlmProposerOptions } from './proposer';
@@ -101,7 +106,7 @@ export function llmSearchWiring(
 /**
  * Start-up for `--models FILE`: reads and checks the file (overrides, e.g. an llmBudget from the
  * command line, win over it), reads the keys from the environment, probes every endpoint and
- * loads every local model. Throws ConfigError (LlmConfigError for the probe), one line each.
+ * loads every local model. Throws a one-line ColtError (InvalidArgument) for each of these steps.
  */
 export async function openModelPool(
   file: string,

@@ -1,21 +1,14 @@
 // The search core's public API. Adapters (bridge client, LLM proposers, CLI, reporters) import
 // from here, not from the individual files.
 export * from './types';
-export {
-  MAX_STALLED_BATCHES,
-  MeasurementStalledError,
-  Search,
-  type MeasurementRecord,
-  type ModelStats,
-  type SearchDeps,
-  type SearchEvent,
-  type SearchResult,
-  type SearchSnapshot,
-} from './search';
+export { Search, type SearchDeps } from './search';
+export { MAX_STALLED_BATCHES } from './batches';
+export { SearchError, type SearchErrorCode } from './errors';
+export type { MeasurementRecord, ModelStats, SearchEvent, SearchResult } from './events';
+export type { SearchSnapshot } from './snapshot';
 export {
   resolveSearchOptions,
   SEARCH_DEFAULTS,
-  SearchOptionsError,
   type CourseAlterationOptions,
   type ResolvedSearchOptions,
   type SearchOptions,

@@ -1,5 +1,6 @@
 // Search options: the knobs, their defaults, and one pure check that reports every bad value
 // at once with its name.
+import { SearchError } from './errors';
 import type { ModelBias } from './policy';
 
 export interface SearchOptions {
@@ -93,15 +94,12 @@ export type ResolvedSearchOptions = Required<
     courseAlteration?: Required<CourseAlterationOptions>;
   };
 
-/** Raised for options a search cannot run with; the message names every offending field. */
-export class SearchOptionsError extends Error {
-  constructor(readonly issues: string[]) {
-    super(`invalid search options: ${issues.join('; ')}`);
-    this.name = 'SearchOptionsError';
-  }
+/** Options a search cannot run with; the message names every offending field. */
+export function invalidOptions(issues: string[]): SearchError {
+  return new SearchError('INVALID_OPTIONS', `invalid search options: ${issues.join('; ')}`, issues);
 }
 
-/** Fills in defaults and checks every value; throws SearchOptionsError listing all problems. */
+/** Fills in defaults and checks every value; throws INVALID_OPTIONS listing all problems. */
 export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOptions {
   const trialsPerIter = options.trialsPerIter ?? SEARCH_DEFAULTS.trialsPerIter;
   const resolved: ResolvedSearchOptions = {
@@ -173,6 +171,6 @@ export function resolveSearchOptions(options: SearchOptions): ResolvedSearchOpti
       issues.push('courseAlteration.model: must be a non-empty string');
     }
   }
-  if (issues.length > 0) throw new SearchOptionsError(issues);
+  if (issues.length > 0) throw invalidOptions(issues);
   return resolved;
 }

@@ -6,17 +6,19 @@
 // flight, the next expansion phase runs while a batch is out on the devices. The core only
 // talks to a ScheduleSpace and Proposers, and reads time from an injected clock; its state
 // goes in and out as plain data (snapshot / restore), for checkpoints kept by the caller.
+import { Batches } from './batches';
 import { Budget, type StopReason } from './budget';
-import { resolveSearchOptions, SearchOptionsError, type ResolvedSearchOptions, type SearchOptions } from './options';
+import { CourseAlteration, type ScoredChild } from './course-alteration';
+import type { ModelStats, SearchEvent, SearchResult } from './events';
+import { invalidOptions, resolveSearchOptions, type ResolvedSearchOptions, type SearchOptions } from './options';
 import { selectLeaf, type TreePolicy } from './policy';
 import { Rng } from './rng';
-import { Tree, type TreeNode, type TreeSnapshot } from './tree';
+import { reconcile, type SearchSnapshot } from './snapshot';
+import { scoreValue, traceOf, Tree, type TreeNode } from './tree';
 import type {
   ApplyErrorCode,
   Candidate,
   CommittedTrial,
-  MeasureErrorCode,
-  MeasureOutcome,
   NodeView,
   Proposal,
   ProposalContext,
@@ -24,144 +26,6 @@ import type {
   Regression,
   ScheduleSpace,
 } from './types';
-
-export type SearchEvent =
-  /** resumed: what a restored search took over (trials the database already holds, schedules in the tree). */
-  | { type: 'start'; maxTrials: number; initialPopulation: number; resumed?: { trialsUsed: number; schedules: number } }
-  /**
-   * Schedules added as the root's children: the initial population, or a refill when too few
-   * unmeasured schedules were left to fill a measurement batch. failures: samples asked for
-   * that did not arrive or were already in the tree. seeded: of the count, warm-start seeds.
-   */
-  | { type: 'population'; count: number; failures?: number; refill: boolean; seeded?: number }
-  /**
-   * One expansion attempt by `model` on node parentId. On success nodeId is the new child and
-   * nextModel its label; on failure code is the space's reason, duplicate marks a schedule
-   * already in the tree, and emptyProposal a proposal with no transformation.
-   */
-  | {
-      type: 'expand';
-      nodeId?: number;
-      parentId: number;
-      model: string;
-      ok: boolean;
-      nextModel?: string;
-      code?: ApplyErrorCode;
-      duplicate?: boolean;
-      emptyProposal?: boolean;
-    }
-  /**
-   * One measurement batch has landed; round counts batches from 1. batch: its trials; lost:
-   * schedules whose device was lost under them (not trials: they may be measured again).
-   */
-  | {
-      type: 'measure';
-      round: number;
-      trialsUsed: number;
-      maxTrials: number;
-      bestLatencySec?: number;
-      batch: Array<{ nodeId: number; shash: string; latencySec?: number; error?: MeasureErrorCode; device?: string }>;
-      lost?: Array<{ nodeId: number; shash: string; device?: string; message: string }>;
-    }
-  /**
-   * Course alteration: the streak-th consecutive small-model regression (child smallNodeId,
-   * scored smallScore under parentId) was handed to largeModel. largeScore is its schedule's
-   * score, absent when its proposal produced no new schedule (code / duplicate / emptyProposal
-   * say why). When replaced, node nodeId (labelled nextModel) took the small child's place.
-   */
-  | {
-      type: 'escalate';
-      streak: number;
-      smallModel: string;
-      largeModel: string;
-      parentId: number;
-      smallNodeId: number;
-      parentScore: number;
-      smallScore: number;
-      largeScore?: number;
-      replaced: boolean;
-      nodeId?: number;
-      nextModel?: string;
-      code?: ApplyErrorCode;
-      duplicate?: boolean;
-      emptyProposal?: boolean;
-    }
-  | { type: 'done'; reason: StopReason };
-
-export interface ModelStats {
-  /** Expansion attempts by this model, failed ones included. */
-  expansions: number;
-  /** Attempts that produced no new schedule. */
-  failures: number;
-  /** Children the cost model scored above their parent. */
-  improved: number;
-}
-
-export interface MeasurementRecord {
-  nodeId: number;
-  shash: string;
-  traceJson: string;
-  latencySec?: number;
-  error?: string;
-  /** The RPC device that ran it (host:port). */
-  device?: string;
-}
-
-/** Everything a search needs to carry on where it was, as plain JSON data. */
-export interface SearchSnapshot {
-  version: 1;
-  tree: TreeSnapshot;
-  /** Whether the initial population was sampled. */
-  populated: boolean;
-  rounds: number;
-  trialsUsed: number;
-  measurements: MeasurementRecord[];
-  perModel: Record<string, ModelStats>;
-  recentExpanders: string[];
-  streak: number;
-  regressions: Regression[];
-  escalations: { asked: number; replaced: number };
-  rng: { propose: number; apply: number; sample: number; measure: number };
-  /** Proposers' own state, by model label, for those that keep one. */
-  proposers: Record<string, unknown>;
-}
-
-/** Batches in a row in which every trial's device was lost, before the search gives up. */
-export const MAX_STALLED_BATCHES = 3;
-
-/** No device measured anything for several batches in a row: the devices are gone. */
-export class MeasurementStalledError extends Error {
-  constructor(
-    readonly batches: number,
-    readonly lastMessage: string,
-  ) {
-    super(`no trial could be run in ${batches} batches in a row: every device was lost (${lastMessage})`);
-    this.name = 'MeasurementStalledError';
-  }
-}
-
-/** A batch out on the devices. */
-interface InFlight {
-  nodes: TreeNode[];
-  outcomes: Promise<MeasureOutcome[]>;
-  launchedAt: number;
-}
-
-export interface SearchResult {
-  stopReason: StopReason;
-  trialsUsed: number;
-  /** Measurement batches run. */
-  rounds: number;
-  best?: { nodeId: number; traceJson: string; shash: string; latencySec: number };
-  timings: { searchSec: number; predictSec: number; measureSec: number; totalSec: number };
-  /** Schedules in the tree. */
-  nodes: number;
-  /** Every trial, in measurement order. */
-  measurements: MeasurementRecord[];
-  perModel: Record<string, ModelStats>;
-  /** Course alteration: corrections asked of the largest model, and how many replaced a child. */
-  escalations: { asked: number; replaced: number };
-}
 
 export interface SearchDeps {
   space: ScheduleSpace;
@@ -172,33 +36,18 @@ export interface SearchDeps {
 }
 
 /** A child created this round whose cost-model score is still to come. */
-interface Unscored {
-  child: TreeNode;
-  parent: TreeNode;
-  model: string;
-  proposal: Proposal;
+interface Unscored extends ScoredChild {
   /** The value backed up for the child at creation, corrected once it is scored. */
   provisional: number;
 }
 
-/** Value of a predicted score, as the published code backs it up: max(0, prediction). */
-function scoreValue(score: number): number {
-  return Math.max(0, score);
-}
-
-/** A cost model may return NaN for a trace it cannot featurise; treat it as no evidence. */
-function sanitizeScore(score: number): number {
-  return Number.isFinite(score) ? score : 0;
-}
-
-/** How many regressions of a streak a correction prompt shows. */
-const HISTORY_LENGTH = 4;
 /** How many recent expanders proposers are told about. */
 const RECENT_EXPANDERS = 3;
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
+// One random stream per purpose, so that e.g. a proposer drawing more numbers does not change
+// which schedules the measurement phase picks at random.
+const STREAMS = ['propose', 'apply', 'sample', 'measure'] as const;
+type Streams = Record<(typeof STREAMS)[number], Rng>;
 
 export class Search {
   private readonly options: ResolvedSearchOptions;
@@ -207,12 +56,9 @@ export class Search {
   private readonly clock: () => number;
   private readonly policy: TreePolicy;
   private tree: Tree;
-  // Separate streams, so that e.g. a proposer drawing more numbers does not change which
-  // schedules the measurement phase picks at random.
-  private readonly proposalRng: Rng;
-  private readonly applyRng: Rng;
-  private readonly sampleRng: Rng;
-  private readonly measureRng: Rng;
+  private readonly rng: Streams;
+  private readonly batches: Batches;
+  private readonly alteration: CourseAlteration;
 
   private started = false;
   private cancelled = false;
@@ -220,22 +66,9 @@ export class Search {
   private budget!: Budget;
   private unscored: Unscored[] = [];
   private predictMs = 0;
-  private measureMs = 0;
-  private rounds = 0;
-  private best: TreeNode | undefined;
-  private bestLatency = Infinity;
-  private readonly measurements: MeasurementRecord[] = [];
   private readonly perModel: Record<string, ModelStats> = {};
   private readonly recentExpanders: string[] = [];
-  /** Consecutive small-model regressions, and the last few of them. */
-  private streak = 0;
-  private regressions: Regression[] = [];
-  private escalations = { asked: 0, replaced: 0 };
   private populated = false;
-  private inFlight: InFlight[] = [];
-  /** When the last batch landed: measuring time is the union of the batches' time out. */
-  private lastLandedAt = -Infinity;
-  private stalledBatches = 0;
   /** What restore() handed over, applied when run() starts. */
   private restoring: { snapshot?: SearchSnapshot; committed: CommittedTrial[] } | undefined;
   private seeds: Candidate[] = [];
@@ -246,16 +79,13 @@ export class Search {
     this.clock = deps.clock;
     // A Map, so that labels such as "constructor" never resolve to Object.prototype members.
     this.proposers = new Map(Object.entries(deps.proposers));
+    const known = (): string => [...this.proposers.keys()].join(', ');
     if (!this.proposers.has(this.options.defaultModel)) {
-      throw new SearchOptionsError([
-        `defaultModel: "${this.options.defaultModel}" is not among the proposers (${[...this.proposers.keys()].join(', ')})`,
-      ]);
+      throw invalidOptions([`defaultModel: "${this.options.defaultModel}" is not among the proposers (${known()})`]);
     }
     const alteration = this.options.courseAlteration;
     if (alteration && !this.proposers.has(alteration.model)) {
-      throw new SearchOptionsError([
-        `courseAlteration.model: "${alteration.model}" is not among the proposers (${[...this.proposers.keys()].join(', ')})`,
-      ]);
+      throw invalidOptions([`courseAlteration.model: "${alteration.model}" is not among the proposers (${known()})`]);
     }
     for (const model of this.proposers.keys()) {
       this.perModel[model] = { expansions: 0, failures: 0, improved: 0 };
@@ -266,11 +96,34 @@ export class Search {
       modelBias: this.options.modelBias,
     };
     this.tree = new Tree(this.options.defaultModel);
-    const rng = new Rng(this.options.seed);
-    this.proposalRng = rng.fork('propose');
-    this.applyRng = rng.fork('apply');
-    this.sampleRng = rng.fork('sample');
-    this.measureRng = rng.fork('measure');
+    const root = new Rng(this.options.seed);
+    this.rng = Object.fromEntries(STREAMS.map((name) => [name, root.fork(name)])) as Streams;
+    const emit = (e: SearchEvent): void => this.emit(e);
+    const predict = (traces: string[]): Promise<number[]> => this.predict(traces);
+    this.batches = new Batches({
+      options: this.options,
+      space: this.space,
+      clock: this.clock,
+      sampleRng: this.rng.sample,
+      measureRng: this.rng.measure,
+      predict,
+      refill: (count, seed) => this.populate(count, seed, true),
+      emit,
+    });
+    this.alteration = new CourseAlteration(
+      {
+        space: this.space,
+        proposers: this.proposers,
+        perModel: this.perModel,
+        applyRng: this.rng.apply,
+        context: (node, proposer) => this.context(node, proposer),
+        predict,
+        labelFor: (proposal, model) => this.labelFor(proposal, model),
+        noteExpander: (model) => this.noteExpander(model),
+        emit,
+      },
+      this.options.courseAlteration,
+    );
   }
 
   /** Stops the search at the next step boundary; the call in flight finishes first. */
@@ -311,20 +164,15 @@ export class Search {
       version: 1,
       tree: this.tree.snapshot(),
       populated: this.populated,
-      rounds: this.rounds,
+      rounds: this.batches.rounds,
       trialsUsed: this.budget ? this.budget.trialsUsed : 0,
-      measurements: this.measurements.map((m) => ({ ...m })),
+      measurements: this.batches.measurements.map((m) => ({ ...m })),
       perModel: JSON.parse(JSON.stringify(this.perModel)) as Record<string, ModelStats>,
       recentExpanders: [...this.recentExpanders],
-      streak: this.streak,
-      regressions: JSON.parse(JSON.stringify(this.regressions)) as Regression[],
-      escalations: { ...this.escalations },
-      rng: {
-        propose: this.proposalRng.save(),
-        apply: this.applyRng.save(),
-        sample: this.sampleRng.save(),
-        measure: this.measureRng.save(),
-      },
+      streak: this.alteration.streak,
+      regressions: JSON.parse(JSON.stringify(this.alteration.regressions)) as Regression[],
+      escalations: { ...this.alteration.escalations },
+      rng: Object.fromEntries(STREAMS.map((name) => [name, this.rng[name].save()])) as SearchSnapshot['rng'],
       proposers,
     };
   }
@@ -341,13 +189,8 @@ export class Search {
     const restoring = this.restoring;
     this.restoring = undefined;
     const unscoredCommitted = restoring ? this.applyRestore(restoring.snapshot, restoring.committed) : [];
-    this.budget = new Budget(
-      this.options.maxTrials,
-      this.clock,
-      startMs,
-      this.options.timeBudgetSec,
-      restoring ? restoring.committed.length : 0,
-    );
+    const committedTrials = restoring ? restoring.committed.length : 0;
+    this.budget = new Budget(this.options.maxTrials, this.clock, startMs, this.options.timeBudgetSec, committedTrials);
     this.emit({
       type: 'start',
       maxTrials: this.options.maxTrials,
@@ -362,123 +205,54 @@ export class Search {
       });
     }
 
+    const { batches } = this;
     let reason = this.stopReason();
     if (!reason && !this.populated) {
       await this.populate(this.options.initialPopulation, this.options.seed, false);
       reason = this.stopReason();
     }
     while (!reason) {
-      if (this.canLaunch()) {
-        if (!(this.nextIsFirstBatch() && this.options.measureFirst)) await this.expansionPhase();
+      if (batches.canLaunch(this.budget)) {
+        if (!(batches.nextIsFirst() && this.options.measureFirst)) await this.expansionPhase();
         reason = this.stopReason();
         if (reason) break;
-        const launched = await this.launchBatch();
-        if (!launched && this.inFlight.length === 0) {
+        const launched = await batches.launch(this.tree, this.budget);
+        if (!launched && batches.outCount === 0) {
           reason = 'exhausted';
           break;
         }
         // Room for another batch: expand for it while this one is out.
-        if (launched && this.canLaunch()) continue;
+        if (launched && batches.canLaunch(this.budget)) continue;
       }
-      if (this.inFlight.length > 0) await this.landBatch();
+      if (batches.outCount > 0) await batches.land(this.tree, this.budget);
       reason = this.stopReason();
     }
     // Batches still out finish first: their trials are spent and their records committed.
-    while (this.inFlight.length > 0) await this.landBatch();
+    while (batches.outCount > 0) await batches.land(this.tree, this.budget);
 
     this.emit({ type: 'done', reason });
     return this.result(reason, startMs);
   }
 
   /**
-   * Takes over a snapshot and the database's trials. Returns the nodes added for committed
-   * trials the snapshot did not know, which still need a cost-model score.
+   * Takes over a snapshot, each part by its owner, and the database's trials. Returns the
+   * nodes added for committed trials the snapshot did not know, which still need a score.
    */
   private applyRestore(snapshot: SearchSnapshot | undefined, committed: CommittedTrial[]): TreeNode[] {
     if (snapshot) {
       this.tree = Tree.restore(snapshot.tree);
       this.populated = snapshot.populated;
-      this.rounds = snapshot.rounds;
       this.recentExpanders.splice(0, this.recentExpanders.length, ...snapshot.recentExpanders);
-      this.streak = snapshot.streak;
-      this.regressions = snapshot.regressions.map((r) => ({ ...r }));
-      this.escalations = { ...snapshot.escalations };
+      this.alteration.restore(snapshot);
       for (const [model, stats] of Object.entries(snapshot.perModel)) {
         if (this.perModel[model]) this.perModel[model] = { ...stats };
       }
-      this.proposalRng.load(snapshot.rng.propose);
-      this.applyRng.load(snapshot.rng.apply);
-      this.sampleRng.load(snapshot.rng.sample);
-      this.measureRng.load(snapshot.rng.measure);
+      for (const name of STREAMS) this.rng[name].load(snapshot.rng[name]);
       for (const [name, state] of Object.entries(snapshot.proposers)) this.proposers.get(name)?.restore?.(state);
     }
-
-    // The database is the record of truth for what was measured.
-    const inDb = new Map<string, CommittedTrial>();
-    for (const trial of committed) if (trial.candidate) inDb.set(trial.candidate.shash, trial);
-    for (const node of this.tree.schedules()) {
-      const m = node.measured;
-      const retired = m.status === 'error' && m.code === 'DEVICE_LOST';
-      if (!inDb.has((node.candidate as Candidate).shash) && m.status !== 'unmeasured' && !retired) {
-        // Out when the run stopped, or measured but never committed: measure it again.
-        node.measured = { status: 'unmeasured' };
-      }
-    }
-
-    const added: TreeNode[] = [];
-    const wasOk = new Set<TreeNode>();
-    for (const [shash, trial] of inDb) {
-      let node = this.tree.byShash(shash);
-      if (!node) {
-        node = this.tree.addChild(this.tree.root, trial.candidate as Candidate, this.options.defaultModel) as TreeNode;
-        added.push(node);
-      }
-      if (node.measured.status === 'ok') wasOk.add(node);
-      const latency = trial.latencySec;
-      if (latency !== undefined && Number.isFinite(latency) && latency > 0) {
-        node.measured = { status: 'ok', latencySec: latency };
-      } else if (node.measured.status !== 'error') {
-        // The database keeps no reason for a failure.
-        node.measured = { status: 'error', code: 'RUN_FAILED' };
-      }
-    }
-
-    // Trials in the order the snapshot saw them, then the ones it missed, in database order.
-    const recordOf = (node: TreeNode, device?: string): MeasurementRecord => {
-      const c = node.candidate as Candidate;
-      const m = node.measured;
-      return {
-        nodeId: node.id,
-        shash: c.shash,
-        traceJson: c.traceJson,
-        ...(m.status === 'ok' ? { latencySec: m.latencySec } : { error: m.status === 'error' ? m.code : 'RUN_FAILED' }),
-        ...(device ? { device } : {}),
-      };
-    };
-    const listed = new Set<string>();
-    for (const m of snapshot?.measurements ?? []) {
-      const node = inDb.has(m.shash) ? this.tree.byShash(m.shash) : undefined;
-      if (!node || listed.has(m.shash)) continue;
-      listed.add(m.shash);
-      this.measurements.push(recordOf(node, m.device));
-    }
-    for (const shash of inDb.keys()) {
-      if (listed.has(shash)) continue;
-      listed.add(shash);
-      this.measurements.push(recordOf(this.tree.byShash(shash) as TreeNode));
-    }
-    for (const m of this.measurements) {
-      if (m.latencySec !== undefined && m.latencySec < this.bestLatency) {
-        this.bestLatency = m.latencySec;
-        this.best = this.tree.byShash(m.shash);
-      }
-    }
-    // Measured speedups the snapshot had not backed up yet (a batch that landed after it).
-    for (const m of this.measurements) {
-      const node = this.tree.byShash(m.shash) as TreeNode;
-      if (m.latencySec !== undefined && !wasOk.has(node)) this.tree.backup(node, this.bestLatency / m.latencySec);
-    }
-    return added;
+    const reconciled = reconcile(this.tree, snapshot, committed, this.options.defaultModel);
+    this.batches.resume(snapshot?.rounds ?? 0, reconciled);
+    return reconciled.added;
   }
 
   private stopReason(): StopReason | undefined {
@@ -553,7 +327,7 @@ export class Search {
     };
 
     if (proposal.transformations.length === 0) return fail({ emptyProposal: true });
-    const outcome = await this.space.apply(traceOf(node), proposal.transformations, this.applyRng.nextUint32());
+    const outcome = await this.space.apply(traceOf(node), proposal.transformations, this.rng.apply.nextUint32());
     if (!outcome.ok) return fail({ code: outcome.code });
     const nextModel = this.labelFor(proposal, model);
     const child = this.tree.addChild(node, outcome.candidate, nextModel, model);
@@ -590,7 +364,7 @@ export class Search {
       trialsUsed: this.budget.trialsUsed,
       maxTrials: this.options.maxTrials,
       models: [...this.proposers.keys()],
-      random: () => this.proposalRng.next(),
+      random: () => this.rng.propose.next(),
       recentExpanders: [...this.recentExpanders],
     };
     if (proposer.wantsTvmScript?.()) await this.describe([ctx.node, ctx.parent, ctx.grandparent]);
@@ -628,319 +402,38 @@ export class Search {
       if (improved) this.perModel[u.model].improved += 1;
       this.proposers.get(u.model)?.feedback?.(u.proposal, improved);
     });
-    const alteration = this.options.courseAlteration;
-    if (!alteration) return;
-    // In creation order, so the streak follows the order in which the models acted.
-    for (let i = 0; i < batch.length; i++) {
-      const u = batch[i];
-      if (u.model === alteration.model) continue;
-      const parentScore = u.parent.predictedScore ?? 0;
-      if (scores[i] >= parentScore) {
-        this.streak = 0;
-        this.regressions = [];
-        continue;
-      }
-      this.streak += 1;
-      this.regressions.push({ model: u.model, proposal: u.proposal, parentScore, childScore: scores[i] });
-      if (this.regressions.length > HISTORY_LENGTH) this.regressions.shift();
-      if (this.streak % alteration.streak === 0) await this.escalate(u, alteration.model, parentScore, scores[i]);
-    }
-  }
-
-  /**
-   * Asks the largest model for a better child of u's parent. Its schedule takes the place of
-   * u's child unless the cost model scores it lower.
-   */
-  private async escalate(u: Unscored, large: string, parentScore: number, smallScore: number): Promise<void> {
-    const proposer = this.proposers.get(large) as Proposer;
-    const ctx = await this.context(u.parent, proposer);
-    const history = [...this.regressions];
-    const request = { ...history[history.length - 1], streak: this.streak, history };
-    const proposal = proposer.correct ? await proposer.correct(ctx, request) : await proposer.propose(ctx);
-    if (!proposal) return;
-
-    this.escalations.asked += 1;
-    const stats = this.perModel[large];
-    stats.expansions += 1;
-    const base = {
-      type: 'escalate' as const,
-      streak: this.streak,
-      smallModel: u.model,
-      largeModel: large,
-      parentId: u.parent.id,
-      smallNodeId: u.child.id,
-      parentScore,
-      smallScore,
-    };
-    // A correction that produced nothing is the large model's failure, not the parent's: the
-    // parent already has its child, so it does not count towards retiring the parent.
-    const fail = (details: { code?: ApplyErrorCode; duplicate?: boolean; emptyProposal?: boolean }): void => {
-      stats.failures += 1;
-      proposer.feedback?.(proposal, false);
-      this.emit({ ...base, replaced: false, ...details });
-    };
-    if (proposal.transformations.length === 0) return fail({ emptyProposal: true });
-    const outcome = await this.space.apply(traceOf(u.parent), proposal.transformations, this.applyRng.nextUint32());
-    if (!outcome.ok) return fail({ code: outcome.code });
-    if (this.tree.hasShash(outcome.candidate.shash)) return fail({ duplicate: true });
-
-    const [largeScore] = await this.predict([outcome.candidate.traceJson]);
-    const improved = largeScore > parentScore;
-    if (improved) stats.improved += 1;
-    proposer.feedback?.(proposal, improved);
-    if (largeScore < smallScore) {
-      this.emit({ ...base, largeScore, replaced: false });
-      return;
-    }
-    const nextModel = this.labelFor(proposal, large);
-    const node = this.tree.replace(u.child, outcome.candidate, nextModel, large) as TreeNode;
-    node.predictedScore = largeScore;
-    this.tree.adjust(node, scoreValue(largeScore) - scoreValue(smallScore));
-    this.escalations.replaced += 1;
-    this.noteExpander(large);
-    this.emit({ ...base, largeScore, replaced: true, nodeId: node.id, nextModel });
-  }
-
-  /** Whether the next batch is the run's first: none has landed and none is out. */
-  private nextIsFirstBatch(): boolean {
-    return this.rounds === 0 && this.inFlight.length === 0;
-  }
-
-  /** Trials out on the devices. */
-  private pendingTrials(): number {
-    return this.inFlight.reduce((n, b) => n + b.nodes.length, 0);
-  }
-
-  /** Whether another batch may go out: a free slot, and budget not spent or promised. */
-  private canLaunch(): boolean {
-    return (
-      this.inFlight.length < this.options.maxBatchesInFlight && this.budget.remainingTrials - this.pendingTrials() > 0
-    );
-  }
-
-  /**
-   * Sends one batch out. Returns false when there was nothing left to measure: no unmeasured
-   * schedule in the tree and none new from the design space.
-   */
-  private async launchBatch(): Promise<boolean> {
-    const size = this.nextIsFirstBatch() ? this.options.firstBatch : this.options.trialsPerIter;
-    const need = Math.min(size, this.budget.remainingTrials - this.pendingTrials());
-    let candidates = this.unmeasured();
-    if (candidates.length < need) {
-      await this.populate(need, this.sampleRng.nextUint32(), true);
-      candidates = this.unmeasured();
-    }
-    if (candidates.length === 0) return false;
-    if (this.rounds > 0) {
-      // The cost model was retrained on the last batch: rank on its current opinion, not on
-      // the scores it gave (at first at random) when each schedule was created, and let the
-      // tree's values follow it.
-      const scores = await this.predict(candidates.map(traceOf));
-      candidates.forEach((n, i) => {
-        this.tree.adjust(n, scoreValue(scores[i]) - scoreValue(n.predictedScore ?? 0));
-        n.predictedScore = scores[i];
-      });
-    }
-
-    const batch = this.pickForMeasurement(candidates, need);
-    for (const node of batch) node.measured = { status: 'pending' };
-    const launchedAt = this.clock();
-    const outcomes = this.space.measure(batch.map(traceOf));
-    // Awaited when the batch lands; until then a failure must not count as unhandled.
-    outcomes.catch(() => undefined);
-    this.inFlight.push({ nodes: batch, outcomes, launchedAt });
-    return true;
-  }
-
-  /** Waits for the oldest batch out, and takes in its results. */
-  private async landBatch(): Promise<void> {
-    const flight = this.inFlight[0];
-    let outcomes: MeasureOutcome[];
-    try {
-      outcomes = await flight.outcomes;
-    } finally {
-      this.inFlight.shift();
-      const landedAt = this.clock();
-      this.measureMs += Math.max(0, landedAt - Math.max(flight.launchedAt, this.lastLandedAt));
-      this.lastLandedAt = landedAt;
-    }
-    const batch = flight.nodes;
-    if (outcomes.length !== batch.length) {
-      throw new Error(`measure returned ${outcomes.length} results for ${batch.length} traces`);
-    }
-
-    this.rounds += 1;
-    const report: Extract<SearchEvent, { type: 'measure' }>['batch'] = [];
-    const lost: NonNullable<Extract<SearchEvent, { type: 'measure' }>['lost']> = [];
-    const trials: TreeNode[] = [];
-    batch.forEach((node, i) => {
-      const outcome = outcomes[i];
-      const candidate = node.candidate as Candidate;
-      const device = outcome.device ? { device: outcome.device } : {};
-      if (!outcome.ok && outcome.code === 'DEVICE_LOST') {
-        // Says nothing about the schedule: not a trial, and it may be picked again.
-        node.lostRuns += 1;
-        node.measured =
-          node.lostRuns >= this.options.maxDeviceLosses ? { status: 'error', code: 'DEVICE_LOST' } : { status: 'unmeasured' };
-        lost.push({ nodeId: node.id, shash: candidate.shash, ...device, message: outcome.message });
-        return;
-      }
-      trials.push(node);
-      const latency = outcome.ok ? mean(outcome.runSecs) : NaN;
-      if (outcome.ok && Number.isFinite(latency) && latency > 0) {
-        node.measured = { status: 'ok', latencySec: latency };
-        if (latency < this.bestLatency) {
-          this.bestLatency = latency;
-          this.best = node;
-        }
-        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, latencySec: latency, ...device });
-        report.push({ nodeId: node.id, shash: candidate.shash, latencySec: latency, ...device });
-      } else {
-        // A run that reported no usable time is a failed run, not a fast one.
-        const code: MeasureErrorCode = outcome.ok ? 'RUN_FAILED' : outcome.code;
-        node.measured = { status: 'error', code };
-        this.measurements.push({ nodeId: node.id, shash: candidate.shash, traceJson: candidate.traceJson, error: code, ...device });
-        report.push({ nodeId: node.id, shash: candidate.shash, error: code, ...device });
-      }
-    });
-    this.budget.consume(trials.length);
-    // Measured speedups relative to the best so far, in (0, 1], as one more simulation each.
-    for (const node of trials) {
-      if (node.measured.status === 'ok') this.tree.backup(node, this.bestLatency / node.measured.latencySec);
-    }
-
-    this.emit({
-      type: 'measure',
-      round: this.rounds,
-      trialsUsed: this.budget.trialsUsed,
-      maxTrials: this.options.maxTrials,
-      ...(this.best ? { bestLatencySec: this.bestLatency } : {}),
-      batch: report,
-      ...(lost.length > 0 ? { lost } : {}),
-    });
-
-    this.stalledBatches = trials.length === 0 && lost.length > 0 ? this.stalledBatches + 1 : 0;
-    if (this.stalledBatches >= MAX_STALLED_BATCHES) {
-      throw new MeasurementStalledError(this.stalledBatches, lost[lost.length - 1].message);
-    }
-  }
-
-  private unmeasured(): TreeNode[] {
-    return this.tree
-      .schedules()
-      .filter((n) => n.measured.status === 'unmeasured' && n.predictedScore !== undefined);
-  }
-
-  /**
-   * The best `need` by predicted score, each at least batchDistance decisions from the ones
-   * picked before it (a batch of near-twins teaches the cost model little and spends trials on
-   * one neighbourhood), except round(need × randomShare) of them drawn uniformly from the rest
-   * (MetaSchedule's epsilon-greedy). With the defaults a batch of 16 has one random pick, a
-   * batch of 8 or fewer none; when every candidate fits in the batch there is nothing to choose.
-   */
-  private pickForMeasurement(candidates: TreeNode[], need: number): TreeNode[] {
-    const ranked = [...candidates].sort(
-      (a, b) => (b.predictedScore ?? 0) - (a.predictedScore ?? 0) || a.id - b.id,
-    );
-    if (ranked.length <= need) return ranked;
-    const randomCount = Math.round(need * this.options.randomShare);
-    const { top, rest } = spreadPick(ranked, need - randomCount, this.options.batchDistance);
-    for (let i = 0; i < randomCount; i++) {
-      const j = i + this.measureRng.int(rest.length - i);
-      [rest[i], rest[j]] = [rest[j], rest[i]];
-      top.push(rest[i]);
-    }
-    return top;
+    await this.alteration.review(this.tree, batch, scores);
   }
 
   private async predict(traces: string[]): Promise<number[]> {
-    const scores = await this.timed(() => this.space.predict(traces));
-    if (scores.length !== traces.length) {
-      throw new Error(`predict returned ${scores.length} scores for ${traces.length} traces`);
-    }
-    return scores.map(sanitizeScore);
-  }
-
-  private async timed<T>(call: () => Promise<T>): Promise<T> {
     const t0 = this.clock();
+    let scores: number[];
     try {
-      return await call();
+      scores = await this.space.predict(traces);
     } finally {
       this.predictMs += this.clock() - t0;
     }
+    if (scores.length !== traces.length) {
+      throw new Error(`predict returned ${scores.length} scores for ${traces.length} traces`);
+    }
+    // A cost model may return NaN for a trace it cannot featurise: no evidence either way.
+    return scores.map((score) => (Number.isFinite(score) ? score : 0));
   }
 
   private result(stopReason: StopReason, startMs: number): SearchResult {
     const totalSec = (this.clock() - startMs) / 1000;
     const predictSec = this.predictMs / 1000;
-    const measureSec = this.measureMs / 1000;
-    const best = this.best;
+    const measureSec = this.batches.measureMs / 1000;
     return {
       stopReason,
       trialsUsed: this.budget.trialsUsed,
-      rounds: this.rounds,
-      best:
-        best?.candidate && best.measured.status === 'ok'
-          ? {
-              nodeId: best.id,
-              traceJson: best.candidate.traceJson,
-              shash: best.candidate.shash,
-              latencySec: best.measured.latencySec,
-            }
-          : undefined,
+      rounds: this.batches.rounds,
+      best: this.batches.bestTrial(),
       timings: { searchSec: Math.max(0, totalSec - predictSec - measureSec), predictSec, measureSec, totalSec },
       nodes: this.tree.size,
-      measurements: this.measurements,
+      measurements: this.batches.measurements,
       perModel: this.perModel,
-      escalations: { ...this.escalations },
+      escalations: { ...this.alteration.escalations },
     };
   }
-}
-
-/**
- * The first `count` of `ranked` (best first) that differ from every earlier pick in at least
- * `distance` decisions; the ones passed over go back in front of the rest, and fill the picks
- * when too few are far enough apart.
- */
-function spreadPick(ranked: TreeNode[], count: number, distance: number): { top: TreeNode[]; rest: TreeNode[] } {
-  if (distance <= 1) return { top: ranked.slice(0, count), rest: ranked.slice(count) };
-  const picked: Array<Map<number, string>> = [];
-  const top: TreeNode[] = [];
-  const near: TreeNode[] = [];
-  let i = 0;
-  for (; i < ranked.length && top.length < count; i++) {
-    const values = decisionValues(ranked[i]);
-    if (picked.every((p) => decisionDistance(p, values) >= distance)) {
-      top.push(ranked[i]);
-      picked.push(values);
-    } else near.push(ranked[i]);
-  }
-  const rest = [...near, ...ranked.slice(i)];
-  while (top.length < count && rest.length > 0) top.push(rest.shift() as TreeNode);
-  return { top, rest };
-}
-
-/** A schedule's decisions: instruction index → value, as JSON. */
-function decisionValues(node: TreeNode): Map<number, string> {
-  return new Map((node.candidate?.decisions ?? []).map((d) => [d.instIndex, JSON.stringify(d.value)]));
-}
-
-/** Decisions whose values differ between two schedules (one missing from either counts). */
-function decisionDistance(a: Map<number, string>, b: Map<number, string>): number {
-  let differ = 0;
-  let shared = 0;
-  for (const [index, value] of b) {
-    const other = a.get(index);
-    if (other === undefined) differ += 1;
-    else {
-      shared += 1;
-      if (other !== value) differ += 1;
-    }
-  }
-  return differ + (a.size - shared);
-}
-
-function traceOf(node: TreeNode): string {
-  if (!node.candidate) throw new Error('the root has no trace');
-  return node.candidate.traceJson;
 }

@@ -62,6 +62,16 @@ export function meanValue(node: TreeNode): number {
   return node.visits > 0 ? node.valueSum / node.visits : 0;
 }
 
+/** Value of a predicted score, as the published code backs it up: max(0, prediction). */
+export function scoreValue(score: number): number {
+  return Math.max(0, score);
+}
+
+export function traceOf(node: TreeNode): string {
+  if (!node.candidate) throw new Error('the root has no trace');
+  return node.candidate.traceJson;
+}
+
 export class Tree {
   readonly root: TreeNode;
   private readonly nodes: TreeNode[] = [];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { benchWorkloadFile, resolveWorkload, workloadName } from '../../src/cli/workload';
+import { benchWorkloadFile, resolveWorkload, workloadName } from '../../src/options/workload';
 
 describe('bench layers as workloads', () => {
   it('resolves a layer name to itself, named as the bridge names its task', () => {

@@ -4,13 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import {
-  BridgeError,
-  BridgeErrorCode,
-  BridgeScheduleSpace,
-  startBridge,
-  type BridgeProcess,
-} from '../../src/bridge';
+import { BridgeScheduleSpace, startBridge, type BridgeProcess } from '../../src/bridge';
+import { Code, ColtError } from '../../src/errors';
 import type { OpenTaskResponse__Output } from '../../src/generated/colt/v1/OpenTaskResponse';
 
 const TARGET = JSON.stringify({ kind: 'llvm', 'num-cores': 2 });
@@ -24,12 +19,12 @@ function alive(pid: number): boolean {
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<BridgeError> {
+async function rejection(p: Promise<unknown>): Promise<ColtError> {
   try {
     await p;
   } catch (err) {
-    expect(err).toBeInstanceOf(BridgeError);
-    return err as BridgeError;
+    expect(err).toBeInstanceOf(ColtError);
+    return err as ColtError;
   }
   throw new Error('expected the call to fail');
 }
@@ -157,8 +152,8 @@ describe('BridgeClient on a real bridge', () => {
 
   it('rejects an unknown workload with INVALID_ARGUMENT and the bridge\'s one-line reason', async () => {
     const err = await rejection(bridge.client.openTask({ workload: 'NOPE:0', target_json: TARGET }));
-    expect(err.code).toBe(BridgeErrorCode.INVALID_ARGUMENT);
-    expect(err.rpc).toBe('OpenTask');
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.details.rpc).toBe('OpenTask');
     expect(err.message).toMatch(/unknown workload 'NOPE'/);
     expect(err.message).not.toMatch(/\n/);
   }, 60_000);
@@ -166,7 +161,7 @@ describe('BridgeClient on a real bridge', () => {
   it('reports a closed task as NOT_FOUND', async () => {
     await bridge.client.closeTask({ task_id: task.task_id });
     const err = await rejection(bridge.client.predict({ task_id: task.task_id, trace_json: traces }));
-    expect(err.code).toBe(BridgeErrorCode.NOT_FOUND);
+    expect(err.code).toBe(Code.NotFound);
   }, 60_000);
 
   it('stop() leaves no process behind, and later calls are UNAVAILABLE', async () => {
@@ -179,7 +174,7 @@ describe('BridgeClient on a real bridge', () => {
     // Nor any build or run worker in its process group.
     expect(alive(-pid)).toBe(false);
     const err = await rejection(bridge.client.health());
-    expect(err.code).toBe(BridgeErrorCode.UNAVAILABLE);
+    expect(err.code).toBe(Code.Unavailable);
   }, 30_000);
 });
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { BUNDLED_MODEL, DEFAULT_BUCKET } from '../../src/llm/local-bucket';
+import { BUNDLED_MODEL, DEFAULT_BUCKET } from '../../src/llm/default-bucket';
 import { ensureBuilt, REPO, runColt, runPython, userEnv } from './colt-process';
 
 const LLM = BUNDLED_MODEL.name;

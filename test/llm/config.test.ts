@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Code, ColtError } from '../../src/errors';
 import { largestModel, loadModelsConfig, modelSizes, parseModelsConfig } from '../../src/llm/config';
-import { ConfigError } from '../../src/llm/errors';
 
 const good = {
   models: [
@@ -20,11 +20,12 @@ function issuesOf(json: unknown): string[] {
   try {
     parseModelsConfig(json);
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toBeInstanceOf(ColtError);
+    expect((err as ColtError).code).toBe(Code.InvalidArgument);
     expect((err as Error).message.split('\n')).toHaveLength(1);
-    return [...(err as ConfigError).issues];
+    return [...((err as ColtError).details.issues ?? [])];
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a ColtError');
 }
 
 describe('models.json', () => {
@@ -115,7 +116,9 @@ describe('models.json', () => {
       fs.writeFileSync(file, '{"models": [ {"name": "a",, } ]');
       expect(() => loadModelsConfig(file)).toThrow(new RegExp(`^${file} is not valid JSON: [^\\n]+$`));
       fs.writeFileSync(file, '{"models": [{"name": "a", "baseURL": "http://x/v1"}]}');
-      expect(() => loadModelsConfig(file)).toThrow(new ConfigError(`invalid ${file}: models.0.params: is required`));
+      expect(() => loadModelsConfig(file)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument, message: `invalid ${file}: models.0.params: is required` }),
+      );
     });
   });
 });

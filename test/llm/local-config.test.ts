@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Code, ColtError } from '../../src/errors';
 import { ApiKeys, largestModel, loadModelsConfig, modelKind, modelSizes, parseModelsConfig } from '../../src/llm/config';
-import { ConfigError, LlmConfigError } from '../../src/llm/errors';
-import { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from '../../src/llm/local-bucket';
-import { defaultThreads } from '../../src/llm/local-model';
+import { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from '../../src/llm/default-bucket';
+import { defaultThreads } from '../../src/llm/local/model';
 import { ModelPool } from '../../src/llm/pool';
 import { LlmProposer } from '../../src/llm/proposer';
 import { llmSearchWiring } from '../../src/llm/setup';
@@ -16,10 +16,11 @@ function issuesOf(json: unknown): string[] {
   try {
     parseModelsConfig(json);
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).issues];
+    expect(err).toBeInstanceOf(ColtError);
+    expect((err as ColtError).code).toBe(Code.InvalidArgument);
+    return [...((err as ColtError).details.issues ?? [])];
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a ColtError');
 }
 
 let dir: string;
@@ -131,7 +132,8 @@ describe('the default bucket', () => {
 
   it('says what to do when the bundled model is missing', async () => {
     const err = await openDefaultBucket(path.join(dir, 'nope.gguf'), {}, { shown: 'models/nope.gguf' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LlmConfigError);
+    expect(err).toBeInstanceOf(ColtError);
+    expect((err as ColtError).code).toBe(Code.InvalidArgument);
     expect((err as Error).message).toBe('the bundled model models/nope.gguf is missing: run `bash scripts/setup`, or pass --no-llm');
   });
 });

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { BUNDLED_MODEL } from '../../src/llm/local-bucket';
-import type { NodeLlamaCpp } from '../../src/llm/local-runtime';
+import { BUNDLED_MODEL } from '../../src/llm/default-bucket';
+import type { NodeLlamaCpp } from '../../src/llm/local/runtime';
 import type { NodeView, ProposalContext } from '../../src/search/types';
 
 export const REPO = path.resolve(__dirname, '..', '..');

@@ -4,7 +4,7 @@ import type { LlmEvent } from '../../src/llm/events';
 import type { ModelPool } from '../../src/llm/pool';
 import { llmSearchWiring } from '../../src/llm/setup';
 import type { SearchOptions } from '../../src/search/options';
-import { Search, type SearchEvent, type SearchResult } from '../../src/search/search';
+import { Search, type SearchEvent, type SearchResult } from '../../src/search';
 import type { ScheduleSpace } from '../../src/search/types';
 import { fakeClock, FakeSpace } from '../search/fake-space';
 import { ScoreSpace } from '../search/score-space';

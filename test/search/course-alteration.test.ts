@@ -1,4 +1,4 @@
-import { Search, type SearchEvent, type SearchResult } from '../../src/search/search';
+import { Search, type SearchEvent, type SearchResult } from '../../src/search';
 import type { SearchOptions } from '../../src/search/options';
 import type { CorrectionRequest, Proposal, ProposalContext, Proposer, Transformation } from '../../src/search/types';
 import { fakeClock } from './fake-space';

@@ -1,7 +1,7 @@
 // Checkpoints: a search's state out as plain data and back, reconciled with the database.
 import { BuiltinProposer } from '../../src/search/builtin-proposer';
 import type { SearchOptions } from '../../src/search/options';
-import { Search, type SearchEvent, type SearchSnapshot } from '../../src/search/search';
+import { Search, type SearchEvent, type SearchSnapshot } from '../../src/search';
 import type { CommittedTrial, Proposer } from '../../src/search/types';
 import { fakeClock, FakeSpace } from './fake-space';
 import { ScoreSpace } from './score-space';

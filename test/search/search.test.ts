@@ -1,6 +1,6 @@
 import { BuiltinProposer } from '../../src/search/builtin-proposer';
-import { SearchOptionsError, type SearchOptions } from '../../src/search/options';
-import { Search, type SearchEvent, type SearchResult, type SearchSnapshot } from '../../src/search/search';
+import type { SearchOptions } from '../../src/search/options';
+import { Search, type SearchEvent, type SearchResult, type SearchSnapshot } from '../../src/search';
 import type { Proposal, ProposalContext, Proposer } from '../../src/search/types';
 import { fakeClock, FakeSpace } from './fake-space';
 
@@ -382,7 +382,9 @@ describe('Search failures', () => {
 
   it('refuses a default model without a proposer, and bad options, at construction', () => {
     const deps = { space: new FakeSpace(), proposers: { builtin: new BuiltinProposer() }, clock: () => 0 };
-    expect(() => new Search({ maxTrials: 8, defaultModel: 'gpt' }, deps)).toThrow(SearchOptionsError);
+    expect(() => new Search({ maxTrials: 8, defaultModel: 'gpt' }, deps)).toThrow(
+      expect.objectContaining({ name: 'SearchError', code: 'INVALID_OPTIONS' }),
+    );
     expect(() => new Search({ maxTrials: -1, trialsPerIter: 0, randomShare: 2 }, deps)).toThrow(
       /maxTrials.*trialsPerIter.*randomShare/,
     );

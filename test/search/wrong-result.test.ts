@@ -1,7 +1,7 @@
 // A trial whose outputs differ from the untuned build's (WRONG_RESULT) is the schedule's failure:
 // it spends the trial, and its time, however fast, is never the best.
 import { BuiltinProposer } from '../../src/search/builtin-proposer';
-import { Search, type SearchEvent } from '../../src/search/search';
+import { Search, type SearchEvent } from '../../src/search';
 import type { MeasureOutcome } from '../../src/search/types';
 import { fakeClock, FakeSpace } from './fake-space';
 

@@ -1,0 +1,162 @@
+// `colt tune` options: one zod schema with every default, and a pure parser that reports all
+// bad values at once, by name. Flags arrive from commander as strings.
+import { z } from 'zod';
+
+import { costModel, integer, MEASURE_DEFAULTS, positiveNumber } from './fields';
+import { targetOption, type TargetSpec } from './target';
+import { workloadName } from './workload';
+
+export const TUNE_DEFAULTS = {
+  ...MEASURE_DEFAULTS,
+  trials: 64,
+  seed: 0,
+  rpcPriority: 1,
+  maxBridgeRestarts: 2,
+} as const;
+
+/** The flag each option comes from, for messages. */
+export const TUNE_FLAGS: Record<string, string> = {
+  workload: '--workload',
+  target: '--target',
+  trials: '--trials',
+  perIter: '--per-iter',
+  workDir: '--work-dir',
+  seed: '--seed',
+  number: '--number',
+  repeat: '--repeat',
+  minRepeatMs: '--min-repeat-ms',
+  timeout: '--timeout',
+  checkResults: '--no-check-results',
+  costModel: '--cost-model',
+  models: '--models',
+  llm: '--no-llm',
+  llmBudget: '--llm-budget',
+  json: '--json',
+  rpcTracker: '--rpc-tracker',
+  rpcKey: '--rpc-key',
+  rpcPriority: '--rpc-priority',
+  rpcSessionTimeout: '--rpc-session-timeout',
+  resume: '--resume',
+  tuningRecords: '--tuning-records',
+  maxBridgeRestarts: '--max-bridge-restarts',
+};
+
+const TRACKER_ADDRESS = /^([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+/** `host:port` of a TVM RPC tracker. */
+function trackerAddress() {
+  const message = 'must be host:port, e.g. 127.0.0.1:9190';
+  return z.string({ error: message }).transform((text, zctx) => {
+    const match = TRACKER_ADDRESS.exec(text.trim());
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      zctx.addIssue({ code: 'custom', message: `${message} (got ${JSON.stringify(text)})` });
+      return z.NEVER;
+    }
+    return { host: match[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+const targetObject = z.looseObject({
+  kind: z.string().min(1, { error: 'must be a non-empty string' }),
+  'num-cores': z.number({ error: 'must be an integer >= 1' }).int({ error: 'must be an integer >= 1' }).min(1, {
+    error: 'must be an integer >= 1',
+  }).optional(),
+});
+
+export interface TuneOptionsContext {
+  /** This machine's core count: what the `llvm` shorthand means. */
+  cores: number;
+}
+
+export function tuneOptionsSchema(ctx: TuneOptionsContext) {
+  return z.object({
+    workload: z
+      .string({ error: 'is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file' })
+      .trim()
+      .min(1, { error: 'is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file' }),
+    target: targetOption(ctx.cores, TUNE_DEFAULTS.target)
+      .pipe(targetObject),
+    trials: integer(1).default(TUNE_DEFAULTS.trials),
+    perIter: integer(1).default(TUNE_DEFAULTS.perIter),
+    workDir: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    seed: integer(0).default(TUNE_DEFAULTS.seed),
+    number: integer(1).default(TUNE_DEFAULTS.number),
+    repeat: integer(1).default(TUNE_DEFAULTS.repeat),
+    minRepeatMs: integer(0).default(TUNE_DEFAULTS.minRepeatMs),
+    timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
+    /** false (--no-check-results): trials are not compared with the untuned build's outputs. */
+    checkResults: z.boolean().default(true),
+    costModel: costModel(),
+    models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
+    /** false (--no-llm): the built-in proposer alone, even when the bundled model is there. */
+    llm: z.boolean().default(true),
+    /** LLM calls for the run; default: the bundled model's 12, or the models file's llmBudget. */
+    llmBudget: integer(0).optional(),
+    json: z.boolean().default(false),
+    /** Runs go to the devices of this TVM RPC tracker (builds stay here); none: this machine. */
+    rpcTracker: trackerAddress().optional(),
+    rpcKey: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
+    rpcPriority: integer(0).default(TUNE_DEFAULTS.rpcPriority),
+    /** Default: --timeout. */
+    rpcSessionTimeout: positiveNumber().optional(),
+    resume: z.boolean().default(false),
+    tuningRecords: z.string().trim().min(1, { error: 'must name a work dir' }).optional(),
+    maxBridgeRestarts: integer(0).default(TUNE_DEFAULTS.maxBridgeRestarts),
+  }).superRefine((o, zctx) => {
+    if (o.models !== undefined && !o.llm) zctx.addIssue({ code: 'custom', path: ['llm'], message: 'cannot be combined with --models' });
+    if (o.rpcTracker && !o.rpcKey) zctx.addIssue({ code: 'custom', path: ['rpcKey'], message: 'is required with --rpc-tracker' });
+    if (o.rpcKey && !o.rpcTracker) zctx.addIssue({ code: 'custom', path: ['rpcTracker'], message: 'is required with --rpc-key' });
+  });
+}
+
+type Parsed = z.output<ReturnType<typeof tuneOptionsSchema>>;
+
+/** Validated `colt tune` options, every default filled in. */
+export type TuneOptions = Omit<Parsed, 'workDir' | 'target'> & { workDir: string; target: TargetSpec };
+
+export interface OptionIssue {
+  /** Dot path of the offending value, e.g. `trials` or `target.num-cores`. */
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; options: TuneOptions } | { ok: false; issues: OptionIssue[] };
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/** Checks raw flag values (strings, as commander gives them); pure. */
+export function parseTuneOptions(raw: Record<string, unknown>, ctx: TuneOptionsContext): ParseResult {
+  const result = tuneOptionsSchema(ctx).safeParse(raw);
+  if (!result.success) {
+    return {
+      ok: false,
+      issues: result.error.issues.map((issue) => {
+        const given = valueAt(raw, issue.path);
+        const shown = typeof given === 'string' || typeof given === 'number' ? ` (got ${JSON.stringify(given)})` : '';
+        // A target that is not JSON already quotes itself.
+        const got = issue.code === 'custom' ? '' : shown;
+        return { path: issue.path.map(String).join('.'), message: `${issue.message}${got}` };
+      }),
+    };
+  }
+  const { workDir, target, ...rest } = result.data;
+  return {
+    ok: true,
+    options: { ...rest, target: target as TargetSpec, workDir: workDir ?? `runs/${workloadName(rest.workload)}` },
+  };
+}
+
+/** `--trials: must be an integer >= 1 (got "0")`; nested paths keep their tail. */
+export function formatIssue(issue: OptionIssue): string {
+  const [head, ...tail] = issue.path.split('.');
+  const flag = TUNE_FLAGS[head] ?? head;
+  return tail.length > 0 ? `${flag}: ${tail.join('.')} ${issue.message}` : `${flag}: ${issue.message}`;
+}

@@ -1,0 +1,326 @@
+// One tuning run's life with TVM: start a task host (the bridge process), open the task, measure
+// the untuned build, run the search, checkpoint it after every batch, and, when the bridge dies
+// mid-run, start a new one and carry on from the last checkpoint (a bounded number of times). The
+// same path serves `--resume`: the search is rebuilt from the checkpoint and the database.
+import { performance } from 'node:perf_hooks';
+
+import { describeExit, measureDeadlineMs, type RpcSettings, type StartTaskHost, type TaskHost, type HostedTask } from '../bridge';
+import { Code, ColtError, hasCode } from '../errors';
+import type { LlmRunState } from '../llm';
+import type { Logger } from '../log';
+import type { TargetSpec } from '../options/target';
+import type { TuneOptions } from '../options/tune';
+import {
+  SearchError,
+  Search,
+  type Candidate,
+  type CommittedTrial,
+  type Proposer,
+  type SearchEvent,
+  type SearchOptions,
+  type SearchResult,
+  type SearchSnapshot,
+} from '../search';
+import { writeCheckpoint, type Checkpoint } from './checkpoint';
+
+export interface TunedTask {
+  taskName: string;
+  flop: number;
+  /** The target as the bridge (TVM) normalised it. */
+  target: TargetSpec;
+  untunedLatencyUs: number | null;
+  result: SearchResult;
+  /** Times the bridge died and was started again. */
+  bridgeRestarts: number;
+}
+
+/** What the session reports once the task is open (the reporters' TaskInfo, less who proposes). */
+export interface OpenedTask {
+  taskName: string;
+  flop: number;
+  target: TargetSpec;
+  untunedLatencyUs: number | null;
+}
+
+export interface TuneSessionConfig {
+  options: TuneOptions;
+  /** The workload as the bridge gets it (a suite name, or a file's absolute path). */
+  workload: string;
+  workDir: string;
+  logger: Logger;
+  /** Starts the bridge (again, after it died). */
+  startHost: StartTaskHost;
+  /** `--resume`: the checkpoint found (undefined: rebuild from the database alone). */
+  resume?: { checkpoint?: Checkpoint };
+  /** `--tuning-records`: another run's work dir to warm-start from. */
+  warmStartDir?: string;
+  /** Once, when the task is first open and the untuned build measured. */
+  onTask: (task: OpenedTask) => void;
+  onEvent: (event: SearchEvent) => void;
+}
+
+export interface SearchWiring {
+  proposers: Record<string, Proposer>;
+  options: SearchOptions;
+  /**
+   * The LLM side's state (budget spent, per-model account): checkpointed with the search, and
+   * restored on `--resume`, so that a resumed run carries on with what the first one spent.
+   */
+  llm?: LlmRunState;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function parseTargetJson(text: string, fallback: TargetSpec): TargetSpec {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string') {
+      return value as TargetSpec;
+    }
+  } catch {
+    // An older bridge may not normalise: keep what we sent.
+  }
+  return fallback;
+}
+
+/** Where the trials run: a tracker's devices, when the options name one. */
+export function rpcSettingsOf(options: TuneOptions): RpcSettings | undefined {
+  if (!options.rpcTracker || !options.rpcKey) return undefined;
+  return {
+    trackerHost: options.rpcTracker.host,
+    trackerPort: options.rpcTracker.port,
+    key: options.rpcKey,
+    priority: options.rpcPriority,
+    sessionTimeoutSec: options.rpcSessionTimeout ?? options.timeout,
+  };
+}
+
+/** The bridge's words about the user's input (workload, target, work dir, tracker) are the user's. */
+function asUsage(prefix = '') {
+  return (err: unknown): never => {
+    if (hasCode(err, Code.InvalidArgument)) throw new ColtError(Code.InvalidArgument, `${prefix}${err.message}`, { cause: err });
+    throw err;
+  };
+}
+
+export class TuneSession {
+  private host: TaskHost | undefined;
+  private taskId: string | undefined;
+  private search: Search | undefined;
+  private cancelled = false;
+  private opened: OpenedTask | undefined;
+  private lastSnapshot: SearchSnapshot | undefined;
+  private lastCheckpoint: Checkpoint | undefined;
+  private llm: LlmRunState | undefined;
+  private checkpointWarned = false;
+
+  constructor(private readonly config: TuneSessionConfig) {}
+
+  /** Stops the search at the next step boundary (the batch in flight finishes), or the start. */
+  cancel(): void {
+    this.cancelled = true;
+    this.search?.cancel();
+  }
+
+  /**
+   * Tunes to the end of the budget, starting the bridge again when it dies (up to
+   * options.maxBridgeRestarts times). undefined when cancelled before the search began.
+   */
+  async run(wiring: SearchWiring): Promise<TunedTask | undefined> {
+    const { options, logger, workDir } = this.config;
+    let restarts = 0;
+    let snapshot = this.config.resume?.checkpoint?.search;
+    this.llm = wiring.llm;
+    if (this.llm) {
+      // Once per run: a restarted bridge finds the LLM side as it is, with everything spent since.
+      const saved = this.config.resume?.checkpoint?.llm;
+      if (saved !== undefined) this.llm.restore(saved);
+      this.llm.onChange(() => this.writeCheckpoint());
+    }
+    for (;;) {
+      this.host = await this.config.startHost();
+      if (this.cancelled) return undefined;
+      try {
+        const resuming = this.config.resume !== undefined || restarts > 0;
+        return { ...(await this.attempt(this.host, wiring, resuming, snapshot)), bridgeRestarts: restarts };
+      } catch (err) {
+        if (err instanceof SearchError && err.code === 'MEASUREMENT_STALLED') {
+          throw new ColtError(Code.Unavailable, `${err.message}; the records so far are in ${workDir} (--resume carries on)`, { cause: err });
+        }
+        if (!hasCode(err, Code.BridgeStopped)) throw err;
+        if (restarts >= options.maxBridgeRestarts || this.cancelled) {
+          throw new ColtError(Code.BridgeStopped, `${err.message}; records already measured are in ${workDir} (--resume carries on)`, {
+            details: { ...err.details, workDir },
+            cause: err,
+          });
+        }
+        restarts += 1;
+        snapshot = this.lastSnapshot ?? snapshot;
+        const exit = err.details.exit;
+        const how = exit ? describeExit(exit) : 'connection lost';
+        logger.warn(
+          `the TVM bridge stopped during tuning (${how}): starting it again (${restarts} of ${options.maxBridgeRestarts}) to carry on from the last checkpoint`,
+        );
+        this.search = undefined;
+        this.taskId = undefined;
+        await this.host.stop();
+      }
+    }
+  }
+
+  private async attempt(
+    host: TaskHost,
+    wiring: SearchWiring,
+    resuming: boolean,
+    snapshot: SearchSnapshot | undefined,
+  ): Promise<Omit<TunedTask, 'bridgeRestarts'>> {
+    const { options, logger, workDir } = this.config;
+    const rpc = rpcSettingsOf(options);
+    const task = await host
+      .openTask({
+        workload: this.config.workload,
+        target: options.target,
+        workDir,
+        seed: options.seed,
+        costModel: options.costModel,
+        measure: {
+          number: options.number,
+          repeat: options.repeat,
+          minRepeatMs: options.minRepeatMs,
+          timeoutSec: options.timeout,
+          checkResults: options.checkResults,
+          ...(rpc ? { rpc } : {}),
+        },
+      })
+      .catch(asUsage());
+    this.taskId = task.taskId;
+    const checkpoint = this.config.resume?.checkpoint;
+    if (checkpoint && checkpoint.workloadKey !== task.workloadKey) {
+      throw new ColtError(Code.InvalidArgument, `--resume: ${checkpoint.workload} is not the workload ${workDir} was tuning (it changed since)`);
+    }
+    logger.info(
+      `task ${task.taskId} (${task.taskName}) open: ${task.flop} FLOP, ${task.designSpaces} design spaces` +
+        (rpc ? `, ${task.devices} RPC device(s) with key ${rpc.key}` : ''),
+    );
+
+    if (!this.opened) {
+      const untunedLatencyUs = await this.measureUntuned(host, task.taskId);
+      this.opened = {
+        taskName: task.taskName,
+        flop: task.flop,
+        target: parseTargetJson(task.targetJson, options.target),
+        untunedLatencyUs,
+      };
+      this.config.onTask(this.opened);
+    }
+    const opened = this.opened;
+
+    // The database is the record of truth: what it holds is measured, and trains the cost model.
+    let committed: CommittedTrial[] = [];
+    if (resuming) {
+      committed = (await host.listRecords({ taskId: task.taskId, trainCostModel: true })).trials;
+      logger.info(`resuming: ${committed.length} trial(s) in ${workDir}${snapshot ? '' : ' and no checkpoint'}`);
+    }
+    const seeds = await this.warmStart(host, task.taskId, snapshot === undefined);
+
+    const search = new Search(
+      { ...wiring.options, ...(rpc ? { maxBatchesInFlight: 2 } : {}) },
+      { space: task.space, proposers: wiring.proposers, clock: () => performance.now() },
+    );
+    if (resuming) search.restore(snapshot, committed);
+    if (seeds.length > 0) search.seedPopulation(seeds);
+    this.search = search;
+    if (this.cancelled) search.cancel();
+    const result = await host.guard(
+      search
+        .run((event) => {
+          this.config.onEvent(event);
+          if (event.type === 'measure' || (event.type === 'population' && !event.refill)) this.checkpoint(search, task);
+        })
+        .catch((err: unknown) => {
+          // A stalled search still leaves a checkpoint to resume from.
+          if (err instanceof SearchError && err.code === 'MEASUREMENT_STALLED') this.checkpoint(search, task);
+          throw err;
+        }),
+    );
+    return { taskName: opened.taskName, flop: opened.flop, target: opened.target, untunedLatencyUs: opened.untunedLatencyUs, result };
+  }
+
+  /** `--tuning-records`: trains the cost model on another run's records; its best seed the population. */
+  private async warmStart(host: TaskHost, taskId: string, wantSeeds: boolean): Promise<Candidate[]> {
+    const dir = this.config.warmStartDir;
+    if (!dir) return [];
+    const { options, logger } = this.config;
+    const limit = Math.max(1, Math.floor(Math.max(options.perIter, 8) / 2));
+    const records = await host.listRecords({ taskId, workDir: dir, limit, trainCostModel: true }).catch(asUsage('--tuning-records: '));
+    if (records.total === 0) {
+      logger.warn(`--tuning-records: ${dir} holds no records of this workload; starting without them`);
+      return [];
+    }
+    const seeds = records.trials.flatMap((t) => (t.candidate ? [t.candidate] : []));
+    logger.info(`warm start: the cost model learnt from ${records.total} record(s) in ${dir}; ${seeds.length} seed the population`);
+    return wantSeeds ? seeds : [];
+  }
+
+  private checkpoint(search: Search, task: HostedTask): void {
+    const snapshot = search.snapshot();
+    this.lastSnapshot = snapshot;
+    this.lastCheckpoint = {
+      version: 1,
+      workload: this.config.workload,
+      target: this.config.options.target,
+      workloadKey: task.workloadKey,
+      savedAt: '',
+      search: snapshot,
+    };
+    this.writeCheckpoint();
+  }
+
+  /**
+   * Writes the last checkpoint with the LLM side as it is now. Also called between batches,
+   * whenever an LLM call is booked (the search's part stays the last batch's): a run killed
+   * during an expansion must not resume with calls it has already spent.
+   */
+  private writeCheckpoint(): void {
+    const base = this.lastCheckpoint ?? this.config.resume?.checkpoint;
+    if (!base) return;
+    // A run without LLMs keeps the LLM state it resumed from for the next run that has them.
+    const llm = this.llm ? this.llm.snapshot() : base.llm;
+    try {
+      writeCheckpoint(this.config.workDir, { ...base, savedAt: new Date().toISOString(), ...(llm !== undefined ? { llm } : {}) });
+    } catch (err) {
+      // The run goes on: the database still holds every trial, and a resume rebuilds from it.
+      if (!this.checkpointWarned) this.config.logger.warn(`cannot write the checkpoint: ${(err as Error).message}`);
+      this.checkpointWarned = true;
+    }
+  }
+
+  /** The untuned build's latency in µs; a failure here costs the comparison, not the run. */
+  private async measureUntuned(host: TaskHost, taskId: string): Promise<number | null> {
+    const { options, logger } = this.config;
+    try {
+      const outcome = await host.measureUntuned(taskId, measureDeadlineMs(1, options.timeout));
+      if (outcome?.ok && outcome.runSecs.length > 0) return mean(outcome.runSecs) * 1e6;
+      logger.warn(`the untuned build could not be measured: ${outcome && !outcome.ok ? outcome.message : 'no result'}`);
+    } catch (err) {
+      if (hasCode(err, Code.BridgeStopped)) throw err;
+      logger.warn(`the untuned build could not be measured: ${(err as Error).message}`);
+    }
+    return null;
+  }
+
+  /** Closes the task; a bridge that fails here has nothing left to lose. */
+  async closeTask(): Promise<void> {
+    const host = this.host;
+    if (!host || !this.taskId) return;
+    await host.closeTask(this.taskId).catch((err: unknown) => {
+      this.config.logger.debug(`CloseTask failed: ${(err as Error).message}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.host?.stop();
+  }
+}

@@ -1,0 +1,197 @@
+// A TUNE job end to end through the job machinery, without TVM: the task host is served in
+// memory by the search core's FakeSpace, with a database that remembers every trial. The job
+// runs, checkpoints, summarises, is cancelled and resumed, and outlives a bridge that dies.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { bridgeStopped, type HostedTask, type TaskHost, type TaskRequest } from '../../src/bridge';
+import { JobManager, type JobWatcher } from '../../src/jobs';
+import { silentLogger } from '../../src/log';
+import { parseTuneOptions, type TuneOptions } from '../../src/options/tune';
+import type { CommittedTrial, MeasureOutcome } from '../../src/search';
+import { CHECKPOINT_FILE, readCheckpoint } from '../../src/tuning/checkpoint';
+import { SUMMARY_FILE, type TuneSummary } from '../../src/tuning/summary';
+import { FakeSpace } from '../search/fake-space';
+
+/** A bridge in memory: one task over a FakeSpace, its trials kept as a database would keep them. */
+class MemoryHost implements TaskHost {
+  readonly requests: TaskRequest[] = [];
+  stopped = 0;
+  private killed: ((err: unknown) => void) | undefined;
+  private readonly death: Promise<never>;
+
+  constructor(
+    readonly space: FakeSpace,
+    private readonly database: CommittedTrial[],
+  ) {
+    this.death = new Promise<never>((_, reject) => (this.killed = reject));
+    this.death.catch(() => undefined);
+  }
+
+  /** The bridge dies: every call in flight fails as a dead bridge's would. */
+  kill(): void {
+    this.killed?.(bridgeStopped({ code: null, signal: 'SIGKILL' }));
+  }
+
+  async openTask(request: TaskRequest): Promise<HostedTask> {
+    this.requests.push(request);
+    const space = this.space;
+    const database = this.database;
+    // Measured trials go to the database as the bridge commits them.
+    const recording = Object.create(space) as FakeSpace;
+    recording.measure = async (traces: string[]): Promise<MeasureOutcome[]> => {
+      const outcomes = await space.measure(traces);
+      outcomes.forEach((o, i) => {
+        if (!o.ok && o.code === 'DEVICE_LOST') return;
+        const candidate = space.candidate(JSON.parse(traces[i]) as number[]);
+        database.push(o.ok ? { candidate, latencySec: o.runSecs[1] } : { candidate });
+      });
+      return outcomes;
+    };
+    return {
+      taskId: 'task-1',
+      taskName: 'fake',
+      flop: 2e6,
+      targetJson: JSON.stringify({ ...request.target, keys: ['cpu'] }),
+      workloadKey: 'fake-key',
+      designSpaces: 1,
+      mutators: space.mutators,
+      devices: 0,
+      space: recording,
+    };
+  }
+
+  async measureUntuned(): Promise<MeasureOutcome> {
+    return { ok: true, runSecs: [0.05] };
+  }
+
+  async listRecords(request: { workDir?: string }): Promise<{ total: number; trials: CommittedTrial[] }> {
+    const trials = request.workDir === undefined ? [...this.database] : [];
+    return { total: trials.length, trials };
+  }
+
+  async closeTask(): Promise<void> {}
+
+  guard<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    return Promise.race([work, this.death]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped += 1;
+  }
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colt-job-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function options(extra: Record<string, unknown> = {}): TuneOptions {
+  const parsed = parseTuneOptions({ workload: 'GMM:1', trials: '16', perIter: '4', workDir: 'run', llm: false, ...extra }, { cores: 2 });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.options;
+}
+
+/** Records what a watcher sees: event types in order, and the summary. */
+function recorder(): JobWatcher & { types: string[]; summary?: TuneSummary; tasks: number } {
+  const seen = {
+    types: [] as string[],
+    tasks: 0,
+    summary: undefined as TuneSummary | undefined,
+    onTask: () => void (seen.tasks += 1),
+    onEvent: (e: { type: string }) => void seen.types.push(e.type),
+    onSummary: (s: TuneSummary) => void (seen.summary = s),
+  };
+  return seen;
+}
+
+describe('a TUNE job without TVM', () => {
+  it('runs to its budget, checkpoints after each batch and writes the summary', async () => {
+    const database: CommittedTrial[] = [];
+    const host = new MemoryHost(new FakeSpace(), database);
+    const jobs = new JobManager({ logger: silentLogger(), cwd: dir, startHost: async () => host });
+    const watcher = recorder();
+    const job = jobs.startTune(options(), { watchers: [watcher] });
+    const view = await job.ended;
+
+    expect(view).toMatchObject({ state: 'SUCCEEDED', exitCode: 0, trials: 16, maxTrials: 16, taskName: 'fake', error: null });
+    expect(view.bestLatencyUs).toBeGreaterThan(0);
+    expect(database).toHaveLength(16);
+    expect(watcher.tasks).toBe(1);
+    expect(watcher.types.filter((t) => t === 'measure').length).toBeGreaterThanOrEqual(4);
+    // The request names the work dir, resolved, and the measurement settings.
+    expect(host.requests[0]).toMatchObject({ workload: 'GMM:1', workDir: path.join(dir, 'run'), measure: { number: 3, timeoutSec: 30 } });
+
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'run', SUMMARY_FILE), 'utf8')) as TuneSummary;
+    expect(summary).toMatchObject({ trials: 16, maxTrials: 16, taskName: 'fake', untunedLatencyUs: 50_000, stopReason: 'trials', llm: null });
+    expect(summary.target).toMatchObject({ kind: 'llvm', keys: ['cpu'] });
+    expect(watcher.summary).toEqual(summary);
+    const checkpoint = readCheckpoint(path.join(dir, 'run'));
+    expect(checkpoint).toMatchObject({ workload: 'GMM:1', workloadKey: 'fake-key' });
+    expect(fs.existsSync(path.join(dir, 'run', CHECKPOINT_FILE))).toBe(true);
+    expect(host.stopped).toBe(1);
+  });
+
+  it('stops at a cancel with the batch in flight measured, and resumes to the budget', async () => {
+    const database: CommittedTrial[] = [];
+    const jobs = new JobManager({ logger: silentLogger(), cwd: dir, startHost: async () => host });
+    let cancel = () => undefined as void;
+    const host = new MemoryHost(new FakeSpace({ onMeasure: (_, call) => call === 2 && cancel() }), database);
+    const first = jobs.startTune(options({ trials: '40' }));
+    cancel = () => first.cancel();
+    const cancelled = await first.ended;
+
+    expect(cancelled.state).toBe('CANCELLED');
+    expect(cancelled.trials).toBe(database.length);
+    expect(database.length).toBeGreaterThan(0);
+    expect(database.length).toBeLessThan(40);
+    const stopped = JSON.parse(fs.readFileSync(path.join(dir, 'run', SUMMARY_FILE), 'utf8')) as TuneSummary;
+    expect(stopped.stopReason).toBe('cancelled');
+
+    const resumed = await jobs.startTune(options({ trials: '40', resume: true })).ended;
+    expect(resumed).toMatchObject({ state: 'SUCCEEDED', trials: 40 });
+    expect(database).toHaveLength(40);
+    // Nothing measured twice: the resumed search knew what the first one had measured.
+    expect(new Set(database.map((t) => t.candidate?.shash)).size).toBe(40);
+  });
+
+  it('starts a new bridge when one dies mid-run and carries on from the checkpoint', async () => {
+    const database: CommittedTrial[] = [];
+    const hosts: MemoryHost[] = [];
+    const space = new FakeSpace({ onMeasure: (_, call) => call === 2 && hosts[0].kill() });
+    const jobs = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        hosts.push(new MemoryHost(space, database));
+        return hosts[hosts.length - 1];
+      },
+    });
+    const view = await jobs.startTune(options()).ended;
+    expect(view).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
+    expect(hosts).toHaveLength(2);
+    expect(view.summary?.bridgeRestarts).toBe(1);
+  });
+
+  it('fails with BRIDGE_STOPPED (exit 3) when the bridge keeps dying', async () => {
+    const hosts: MemoryHost[] = [];
+    const space = new FakeSpace({ onMeasure: () => hosts[hosts.length - 1].kill() });
+    const jobs = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        hosts.push(new MemoryHost(space, []));
+        return hosts[hosts.length - 1];
+      },
+    });
+    const job = jobs.startTune(options({ maxBridgeRestarts: '1' }));
+    const view = await job.ended;
+    expect(view).toMatchObject({ state: 'FAILED', exitCode: 3 });
+    expect(view.error).toMatch(/^the TVM bridge stopped during tuning \(killed by SIGKILL\); records already measured are in .*run \(--resume carries on\)$/);
+    expect(job.failure?.code).toBe('BRIDGE_STOPPED');
+    expect(hosts).toHaveLength(2);
+  });
+});
