@@ -18,8 +18,9 @@ from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
 
 def vector_lanes(target: tvm.target.Target, mod: tvm.IRModule) -> int:
-    """Elements of the output's type in one SIMD register of `target`; 0 where not a CPU."""
-    if target.kind.name != "llvm":
+    """Elements of the output's type in one SIMD register of `target`; 0 where not a CPU (or
+    no target at all: a TuneContext may have none, as TVM's own strategy tests build them)."""
+    if target is None or target.kind.name != "llvm":
         return 0
     try:
         width = int(tvm.target.codegen.llvm_get_vector_width(target))

@@ -18,7 +18,7 @@ from . import __version__
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
 from .measure import MeasureSettings, RpcSettings, check_tracker
 from .proto import pb, pb_grpc
-from .targets import parse_target
+from .targets import host_cpu, parse_target
 from .task import Task, ensure_work_dir
 from .traces import without_postproc
 from .workload import load_workload
@@ -113,6 +113,8 @@ def _task_response(task: Task) -> pb.OpenTaskResponse:
         target_json=info["target_json"],
         workload_key=info["workload_key"],
         devices=task.devices,
+        host_cpu=host_cpu(),
+        warnings=task.warnings,
     )
 
 
@@ -146,7 +148,7 @@ class BridgeService(pb_grpc.BridgeServicer):
     @_guard
     def OpenTask(self, request, context):
         name, mod = load_workload(request.workload)
-        target = parse_target(request.target_json or '{"kind":"llvm"}')
+        target = parse_target(request.target_json or '{"kind":"llvm"}', host=request.host_cpu)
         if request.cost_model not in ("", "xgb", "random"):
             raise InvalidArgument(f"unknown cost model {request.cost_model!r}: use xgb or random")
         m = request.measure

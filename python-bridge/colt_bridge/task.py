@@ -19,6 +19,7 @@ from tvm.s_tir.meta_schedule import _ffi_api as ms_ffi
 from tvm.s_tir.meta_schedule.utils import shash2hex
 from tvm.s_tir.schedule import Trace
 
+from .database import set_aside_torn_lines, sync_database
 from .errors import FailedPrecondition, InvalidArgument, one_line
 from .measure import MeasureOutcome, MeasureSettings, create_measurer
 from .prior import vector_lanes, vector_score
@@ -95,6 +96,9 @@ class Task:
         self.target = ctx.target
         self.lock = threading.Lock()
         self.seed = seed
+        # Set by Task.open: where its JSON database lives, and what the user should hear of it.
+        self.work_dir = ""
+        self.warnings: list[str] = []
         self.design_spaces = list(design_spaces)
         generator = ctx.space_generator
         self.postprocs = list(generator.postprocs or [])
@@ -142,10 +146,14 @@ class Task:
                 num_warmup_samples=num_warmup_samples,
                 num_tuning_cores=max(1, int(target.attrs.get("num-cores", 1) or 1)),
             )
+        warnings = set_aside_torn_lines(work_dir) if work_dir else []
         database = ms.database.JSONDatabase(work_dir=work_dir) if work_dir else ms.database.MemoryDatabase()
-        return cls(
+        task = cls(
             task_id, name, ctx, ctx.generate_design_space(), model, database, create_measurer(target, settings, mod), seed
         )
+        task.work_dir = work_dir
+        task.warnings = warnings
+        return task
 
     @classmethod
     def hosted(cls, task_id: str, ctx: ms.TuneContext, design_spaces, database, cost_model, seed: int) -> "Task":
@@ -330,6 +338,8 @@ class Task:
             if commit and not SHUTTING_DOWN.is_set():
                 for p, outcome in kept:
                     self.commit(p, outcome.run_secs if outcome.ok else [FAILED_RUN_SECS])
+                if kept and self.work_dir:
+                    sync_database(self.work_dir)
         return outcomes, build_wall, run_wall
 
     def _measure(self, prepared: list[Prepared]) -> tuple[list[MeasureOutcome], float, float]:

@@ -69,6 +69,7 @@ class ColtSearch(PySearchStrategy):
         address: Optional[str] = None,
         seed: Optional[int] = None,
         daemon_command: Optional[list[str]] = None,
+        _jobs: Optional[list] = None,
     ):
         # The daemon may run elsewhere than the caller's cwd: send it an absolute path.
         self._config = {
@@ -88,6 +89,9 @@ class ColtSearch(PySearchStrategy):
         self._done = False
         #: The daemon's last word on this task's job (a colt.v1.Job message), once tuning ended.
         self.job = None
+        #: The same for every task tuned with this strategy: MetaSchedule tunes each task with a
+        #: clone of the strategy it was given, and the clones share this list with it.
+        self.jobs: list = _jobs if _jobs is not None else []
 
     # --- MetaSchedule's six methods -----------------------------------------------------------
 
@@ -167,6 +171,7 @@ class ColtSearch(PySearchStrategy):
                 request = tpb.NextBatchRequest(job_id=job_id, results=self._unreported)
                 self._unreported = []
                 self.job = self._daemon.call("EndSearch", request, timeout=CALL_TIMEOUT_SEC)
+                self.jobs.append(self.job)
         finally:
             if task is not None:
                 HostedBridge.get().remove(task.task_id)
@@ -176,4 +181,5 @@ class ColtSearch(PySearchStrategy):
         return ColtSearch(
             config.pop("models"),
             **config,
+            _jobs=self.jobs,
         )

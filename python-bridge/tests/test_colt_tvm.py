@@ -85,6 +85,7 @@ def test_tune_tir_with_colt_search_applies_and_matches_numpy(tmp_path):
         pytest.skip("the bundled SmolLM2 model is missing: scripts/setup fetches it")
     before = {j.job_id for j in search_jobs()}
     mod = matmul_mod()
+    strategy = ColtSearch()  # the out-of-the-box default: built-in proposer and SmolLM2
     db = ms.tune_tir(
         mod,
         TARGET,
@@ -93,7 +94,7 @@ def test_tune_tir_with_colt_search_applies_and_matches_numpy(tmp_path):
         num_trials_per_iter=8,
         builder=builder(),
         runner=runner(),
-        strategy=ColtSearch(),  # the out-of-the-box default: built-in proposer and SmolLM2
+        strategy=strategy,
     )
     records = db.get_all_tuning_records()
     assert len(records) == 16
@@ -115,6 +116,9 @@ def test_tune_tir_with_colt_search_applies_and_matches_numpy(tmp_path):
     assert job.best_latency_us > 0
     assert [m.name for m in job.models] == ["smollm2-135m"]
     assert job.models[0].calls > 0
+    # tune_tir tuned with a clone: the strategy the user holds still tells which job it was.
+    assert [j.job_id for j in strategy.jobs] == [job.job_id]
+    assert strategy.jobs[0].state == tpb.SUCCEEDED
 
 
 def test_tune_tasks_over_two_tasks(tmp_path):

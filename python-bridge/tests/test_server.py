@@ -195,26 +195,47 @@ def test_unknown_task_is_not_found(bridge):
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_bridge_exits_when_its_parent_dies():
-    # A parent shell that starts the bridge, prints its pid, then dies.
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for(event, what: str, limit_sec: float = 600.0) -> None:
+    """Returns as soon as event() holds; the limit only catches a hang, on however busy a machine."""
+    deadline = time.monotonic() + limit_sec
+    while not event():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what} after {limit_sec:.0f} s")
+        time.sleep(0.2)
+
+
+def test_bridge_exits_when_its_parent_dies(tmp_path):
+    # A parent shell starts the bridge (its output to a file: our pipe must not wait on it), and
+    # waits on its stdin; once the bridge serves, the parent is killed.
+    out = tmp_path / "bridge.out"
     parent = subprocess.Popen(
         [
             "bash",
             "-c",
-            f"cd {BRIDGE_DIR} && {sys.executable} -m colt_bridge --port 0 --parent-pid $$ & sleep 6; echo $!",
+            f"cd {BRIDGE_DIR} && {sys.executable} -m colt_bridge --port 0 --parent-pid $$ >{out} 2>&1 & echo $!; read _",
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    out, _ = parent.communicate(timeout=60)
-    child = int(out.strip().splitlines()[-1])
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            os.kill(child, 0)
-        except OSError:
-            break
-        time.sleep(0.5)
-    else:
-        os.kill(child, 9)
-        pytest.fail("bridge outlived its parent")
+    child = int(parent.stdout.readline())
+    try:
+        _wait_for(lambda: out.exists() and "COLT_BRIDGE_READY" in out.read_text(errors="replace"), "the bridge to serve")
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        _wait_for(lambda: not _alive(child), "the bridge to exit after its parent died")
+    finally:
+        if _alive(child):
+            os.kill(child, 9)
+        parent.kill()
+        parent.wait()

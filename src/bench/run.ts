@@ -13,6 +13,7 @@ import { findRepoRoot } from '../config/paths';
 import { Code, ColtError } from '../errors';
 import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from '../options/bench';
 import { Interrupts } from '../process/interrupts';
+import { makeDirs } from '../tuning/work-dir';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
 import { describeMachine } from './machine';
 import { planRuns, type PlannedRun } from './plan';
@@ -103,7 +104,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
   checkSetup(repoRoot, options);
   const outDir = path.resolve(io.cwd, options.out);
-  fs.mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
 
   const notes: string[] = [];
   const target = { ...options.target };
@@ -291,7 +292,7 @@ async function executeRun(
   const workDir = path.join(ctx.outDir, p.workDir);
   // The run's own folder under the bench dir: a fresh database, never appended to.
   fs.rmSync(workDir, { recursive: true, force: true });
-  fs.mkdirSync(workDir, { recursive: true });
+  makeDirs(workDir);
   ctx.progress.startRun(`${p.workload} ${p.strategy} seed ${p.seed}`);
   const poll = setInterval(() => ctx.progress.update(countLines(path.join(workDir, DB_RECORDS))), POLL_MS);
   const started = performance.now();

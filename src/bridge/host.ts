@@ -23,6 +23,8 @@ export interface TaskRequest {
   workload: string;
   /** The target as TVM's JSON dict. */
   target: { kind: string } & Record<string, unknown>;
+  /** The target stands for this machine: an llvm one without mcpu gets this CPU's. */
+  hostCpu: boolean;
   /** Where the JSON database lives. */
   workDir: string;
   seed: number;
@@ -50,6 +52,10 @@ export interface HostedTask {
   mutators: MutatorInfo[];
   /** Devices the tracker offered when the task opened (0 on this machine). */
   devices: number;
+  /** LLVM's name for the bridge host's CPU (e.g. "znver4"); '' when the bridge cannot tell. */
+  hostCpu: string;
+  /** What the user should hear about, one line each (a torn database line set aside...). */
+  warnings: string[];
   space: ScheduleSpace;
 }
 
@@ -123,6 +129,7 @@ export class BridgeTaskHost implements TaskHost {
       this.bridge.client.openTask({
         workload: request.workload,
         target_json: JSON.stringify(request.target),
+        host_cpu: request.hostCpu,
         work_dir: request.workDir,
         seed: request.seed,
         cost_model: request.costModel,
@@ -148,6 +155,8 @@ export class BridgeTaskHost implements TaskHost {
       designSpaces: task.design_spaces.length,
       mutators,
       devices: task.devices,
+      hostCpu: task.host_cpu,
+      warnings: task.warnings,
       space: new BridgeScheduleSpace(this.bridge.client, task.task_id, mutators, {
         measureDeadlineMs: (n) => measureDeadlineMs(n, perTrialSec),
       }),

@@ -85,6 +85,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--rpc-priority <n>', `priority of our sessions at the tracker (default: ${TUNE_DEFAULTS.rpcPriority})`)
     .option('--rpc-session-timeout <sec>', 'seconds a device allows one trial, from its start there (default: --timeout)')
     .option('--resume', 'carry on the run in --work-dir from its checkpoint and database')
+    .option('--force', 'start afresh in a --work-dir that holds a run, moving that run aside into a folder of its own')
     .option('--tuning-records <dir>', "warm start from another run's database: its best records seed the search")
     .option('--max-bridge-restarts <n>', `times to restart the TVM bridge if it dies mid-run (default: ${TUNE_DEFAULTS.maxBridgeRestarts})`)
     .action(async (raw: Record<string, unknown>) => {

@@ -75,6 +75,7 @@ export function rawTuneOptions(r: TuneRequest__Output): Record<string, unknown> 
     rpcPriority: r.rpc_priority,
     rpcSessionTimeout: r.rpc_session_timeout_sec,
     resume: r.resume,
+    force: r.force,
     tuningRecords: r.tuning_records || undefined,
   };
   for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 
 import { BridgeTaskHost, type StartBridgeOptions, type StartTaskHost } from '../bridge';
 import { findRepoRoot } from '../config/paths';
+import { Code, ColtError } from '../errors';
 import {
   bundledModelPath,
   llmSearchWiring,
@@ -22,6 +23,7 @@ import { resolveWorkload } from '../options/workload';
 import type { TaskInfo } from '../reporters';
 import { BuiltinProposer } from '../search';
 import { checkTuningRecords, loadResumePoint } from '../tuning/checkpoint';
+import { moveRunAside, runFilesIn, WorkDirLock } from '../tuning/lock';
 import { TuneSession } from '../tuning/session';
 import { buildSummary, writeSummary } from '../tuning/summary';
 import { ensureWritableWorkDir } from '../tuning/work-dir';
@@ -42,10 +44,34 @@ export interface JobEnv {
 /** Runs the tuning job to its end; throws what stops it (the job machinery records it). */
 export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): Promise<void> {
   const started = performance.now();
-  const { logger } = env;
   const workload = resolveWorkload(options.workload, env.cwd);
   const workDir = path.resolve(env.cwd, options.workDir);
   ensureWritableWorkDir(workDir);
+  const lock = WorkDirLock.acquire(workDir);
+  try {
+    await tuneInWorkDir(options, env, job, { workload, workDir, started });
+  } finally {
+    lock.release();
+  }
+}
+
+/** The run, once the work dir is ours alone. */
+async function tuneInWorkDir(
+  options: TuneOptions,
+  env: JobEnv,
+  job: Job,
+  { workload, workDir, started }: { workload: string; workDir: string; started: number },
+): Promise<void> {
+  const { logger } = env;
+  // A fresh run never writes over an earlier one: the user carries it on, or moves it aside.
+  const earlier = options.resume ? [] : runFilesIn(workDir);
+  if (earlier.length > 0 && !options.force) {
+    throw new ColtError(
+      Code.FailedPrecondition,
+      `work dir ${workDir} holds a run already (${earlier.join(', ')}): --resume carries it on, --force moves it aside`,
+    );
+  }
+  if (earlier.length > 0) logger.warn(`--force: the run that was in ${workDir} is now in ${moveRunAside(workDir)}`);
   // --resume must continue the same workload on the same target; said before anything starts.
   const resume = options.resume ? { checkpoint: loadResumePoint(workDir, workload, options.target) } : undefined;
   const warmStartDir = options.tuningRecords ? checkTuningRecords(path.resolve(env.cwd, options.tuningRecords)) : undefined;

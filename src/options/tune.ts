@@ -37,6 +37,7 @@ export const TUNE_FLAGS: Record<string, string> = {
   rpcPriority: '--rpc-priority',
   rpcSessionTimeout: '--rpc-session-timeout',
   resume: '--resume',
+  force: '--force',
   tuningRecords: '--tuning-records',
   maxBridgeRestarts: '--max-bridge-restarts',
 };
@@ -101,9 +102,12 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     /** Default: --timeout. */
     rpcSessionTimeout: positiveNumber().optional(),
     resume: z.boolean().default(false),
+    /** A work dir that holds a run: move that run aside (never deleted) and start afresh. */
+    force: z.boolean().default(false),
     tuningRecords: z.string().trim().min(1, { error: 'must name a work dir' }).optional(),
     maxBridgeRestarts: integer(0).default(TUNE_DEFAULTS.maxBridgeRestarts),
   }).superRefine((o, zctx) => {
+    if (o.force && o.resume) zctx.addIssue({ code: 'custom', path: ['force'], message: 'cannot be combined with --resume' });
     if (o.models !== undefined && !o.llm) zctx.addIssue({ code: 'custom', path: ['llm'], message: 'cannot be combined with --models' });
     if (o.rpcTracker && !o.rpcKey) zctx.addIssue({ code: 'custom', path: ['rpcKey'], message: 'is required with --rpc-tracker' });
     if (o.rpcKey && !o.rpcTracker) zctx.addIssue({ code: 'custom', path: ['rpcTracker'], message: 'is required with --rpc-key' });
@@ -113,7 +117,15 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
 type Parsed = z.output<ReturnType<typeof tuneOptionsSchema>>;
 
 /** Validated `colt tune` options, every default filled in. */
-export type TuneOptions = Omit<Parsed, 'workDir' | 'target'> & { workDir: string; target: TargetSpec };
+export type TuneOptions = Omit<Parsed, 'workDir' | 'target'> & {
+  workDir: string;
+  target: TargetSpec;
+  /**
+   * The target was left to default or given as `llvm`: it stands for this machine's CPU, and the
+   * bridge adds LLVM's name for it as mcpu (the JSON dict above stays as the user gave it).
+   */
+  targetIsHost: boolean;
+};
 
 export interface OptionIssue {
   /** Dot path of the offending value, e.g. `trials` or `target.num-cores`. */
@@ -148,9 +160,15 @@ export function parseTuneOptions(raw: Record<string, unknown>, ctx: TuneOptionsC
     };
   }
   const { workDir, target, ...rest } = result.data;
+  const targetText = typeof raw.target === 'string' ? raw.target.trim() : undefined;
   return {
     ok: true,
-    options: { ...rest, target: target as TargetSpec, workDir: workDir ?? `runs/${workloadName(rest.workload)}` },
+    options: {
+      ...rest,
+      target: target as TargetSpec,
+      targetIsHost: targetText === undefined || targetText === 'llvm',
+      workDir: workDir ?? `runs/${workloadName(rest.workload)}`,
+    },
   };
 }
 

@@ -12,7 +12,10 @@ export class TableReporter implements Reporter {
 
   onTask(task: TaskInfo): void {
     // Once, before the first table (a restarted bridge opens the task again).
-    if (!this.task) this.out(describeProposers(task));
+    if (!this.task) {
+      this.out(describeTarget(task.target));
+      this.out(describeProposers(task));
+    }
     this.task = task;
   }
 
@@ -35,6 +38,14 @@ export class TableReporter implements Reporter {
     const lines = renderTaskTable([{ id: 0, name: task.taskName, flop: task.flop, weight: 1, latencySec, trials, done }]);
     this.out(lines.join('\n'));
   }
+}
+
+/** What the kernels are compiled for, e.g. `Target: llvm, mcpu znver4, 2 cores.` */
+export function describeTarget(target: TaskInfo['target']): string {
+  if (target.kind !== 'llvm') return `Target: ${JSON.stringify(target)}.`;
+  const mcpu = typeof target.mcpu === 'string' && target.mcpu !== '' ? `mcpu ${target.mcpu}` : 'no mcpu (a generic CPU: no AVX on x86-64)';
+  const cores = target['num-cores'] !== undefined ? `, ${String(target['num-cores'])} cores` : '';
+  return `Target: llvm, ${mcpu}${cores}.`;
 }
 
 const KIND_WORDS = { builtin: 'built-in', local: 'local LLM', remote: 'LLM' } as const;

@@ -105,6 +105,15 @@ function asUsage(prefix = '') {
   };
 }
 
+/** An llvm target given in full without mcpu compiles for generic x86-64: say so, once. */
+function warnOfGenericCpu(options: TuneOptions, task: HostedTask, logger: Logger): void {
+  if (options.targetIsHost || options.target.kind !== 'llvm' || options.target.mcpu !== undefined) return;
+  const cpu = task.hostCpu ? `; this CPU is "${task.hostCpu}": add "mcpu":"${task.hostCpu}",` : ';';
+  logger.warn(
+    `--target has no "mcpu": TVM compiles for a generic CPU (on x86-64: no AVX, no FMA)${cpu} or give --target llvm for this machine's CPU`,
+  );
+}
+
 export class TuneSession {
   private host: TaskHost | undefined;
   private taskId: string | undefined;
@@ -182,6 +191,7 @@ export class TuneSession {
       .openTask({
         workload: this.config.workload,
         target: options.target,
+        hostCpu: options.targetIsHost,
         workDir,
         seed: options.seed,
         costModel: options.costModel,
@@ -196,6 +206,7 @@ export class TuneSession {
       })
       .catch(asUsage());
     this.taskId = task.taskId;
+    for (const warning of task.warnings) logger.warn(warning);
     const checkpoint = this.config.resume?.checkpoint;
     if (checkpoint && checkpoint.workloadKey !== task.workloadKey) {
       throw new ColtError(Code.InvalidArgument, `--resume: ${checkpoint.workload} is not the workload ${workDir} was tuning (it changed since)`);
@@ -206,6 +217,7 @@ export class TuneSession {
     );
 
     if (!this.opened) {
+      warnOfGenericCpu(options, task, logger);
       const untunedLatencyUs = await this.measureUntuned(host, task.taskId);
       this.opened = {
         taskName: task.taskName,

@@ -12,12 +12,33 @@ const REASONS: Record<string, string> = {
   EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
+  ENOENT: 'a directory cannot be made there',
 };
+
+/**
+ * mkdir -p, one level at a time. Node's recursive mkdir retries ENOENT for as long as it gets
+ * it, and under /proc it always does: a synchronous loop that no signal interrupts.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
+    missing.push(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      // Made meanwhile by someone else: fine, if it is a directory (checked by the caller).
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
 
 /** Creates the directory if needed and proves a file can be written in it. */
 export function ensureWritableWorkDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'EEXIST' });
     const probe = path.join(dir, `.colt-write-probe-${process.pid}`);
     fs.writeFileSync(probe, '');

@@ -31,7 +31,9 @@ from tvm.s_tir.meta_schedule.testing import te_workload
 work_dir = sys.argv[1]
 f = te_workload.create_te_workload("GMM", 0)
 mod = tvm.IRModule({"main": f})
-target = tvm.target.Target({"kind": "llvm", "num-cores": 2})
+# The target the run compiled for (with this CPU's mcpu), as its summary names it.
+with open(f"{work_dir}/colt-summary.json") as summary:
+    target = tvm.target.Target(json.load(summary)["target"])
 db = ms.database.JSONDatabase(work_dir=work_dir)
 sch = ms.tir_integration.compile_tir(db, mod, target)
 if sch is None:
@@ -50,6 +52,12 @@ ok = bool(np.allclose(nd[-1].numpy(), expected, rtol=1e-4, atol=1e-4))
 timer = lib.time_evaluator(lib.entry_name, dev, number=100, repeat=20, min_repeat_ms=40)
 latency = min(timer(*nd).results)
 print(json.dumps({"matches_numpy": ok, "latency_us": latency * 1e6, "scheduled": sch.trace is not None}))
+`;
+
+const HOST_CPU = `
+import json
+from tvm.target import codegen
+print(json.dumps(str(codegen.llvm_get_system_cpu())))
 `;
 
 const COUNT_RECORDS = `
@@ -89,10 +97,14 @@ describe('colt tune GMM:0', () => {
     expect(run.stdout).toMatch(/^Total trials: 32$/m);
     expect(run.stdout).toMatch(/^Best: [\d.]+ us \([\d.]+ GFLOPS\), [\d.]+x faster than the untuned build \([\d.]+ us\)\. Proposer: built-in \(no LLM configured\)\.$/m);
 
+    // No --target: this CPU, with LLVM's name for it as mcpu, said before the first table.
+    const hostCpu = runPython<string>(HOST_CPU, []);
+    expect(hostCpu).toMatch(/^[a-z0-9_-]+$/);
+    expect(run.stdout).toContain(`Target: llvm, mcpu ${hostCpu}, ${os.availableParallelism()} cores.`);
     const summary = JSON.parse(fs.readFileSync(path.join(workDir, 'colt-summary.json'), 'utf8'));
     expect(summary).toMatchObject({
       workload: 'GMM:0',
-      target: { kind: 'llvm', 'num-cores': os.availableParallelism() },
+      target: { kind: 'llvm', 'num-cores': os.availableParallelism(), mcpu: hostCpu },
       trials: 32,
       maxTrials: 32,
       flop: 4194304,
@@ -140,6 +152,8 @@ describe('colt tune with bad input', () => {
     ['malformed target JSON', () => ['--workload', 'GMM:0', '--target', '{"kind":'], () => workDirFor('target'), /--target: not valid JSON/],
     ['--trials 0', () => ['--workload', 'GMM:0', '--trials', '0'], () => workDirFor('trials'), /--trials: must be an integer >= 1/],
     ['unwritable work dir', () => ['--workload', 'GMM:0'], underAFile, /work dir .*plain-file\/wd is not writable/],
+    // Where no directory can be made at all: Node's own recursive mkdir loops there for ever.
+    ['work dir under /proc', () => ['--workload', 'GMM:0'], () => '/proc/colt-test/wd', /work dir \/proc\/colt-test\/wd is not writable: a directory cannot be made there/],
   ];
 
   it.each(cases)('%s: exit 2, one line naming the problem, no database', async (_name, flags, dir, problem) => {

@@ -4,6 +4,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+
+import winston from 'winston';
 
 import { bridgeStopped, type HostedTask, type TaskHost, type TaskRequest } from '../../src/bridge';
 import { JobManager, type JobWatcher } from '../../src/jobs';
@@ -11,6 +14,7 @@ import { silentLogger } from '../../src/log';
 import { parseTuneOptions, type TuneOptions } from '../../src/options/tune';
 import type { CommittedTrial, MeasureOutcome } from '../../src/search';
 import { CHECKPOINT_FILE, readCheckpoint } from '../../src/tuning/checkpoint';
+import { LOCK_FILE } from '../../src/tuning/lock';
 import { SUMMARY_FILE, type TuneSummary } from '../../src/tuning/summary';
 import { FakeSpace } from '../search/fake-space';
 
@@ -58,6 +62,8 @@ class MemoryHost implements TaskHost {
       designSpaces: 1,
       mutators: space.mutators,
       devices: 0,
+      hostCpu: 'testcpu',
+      warnings: [],
       space: recording,
     };
   }
@@ -123,7 +129,12 @@ describe('a TUNE job without TVM', () => {
     expect(watcher.tasks).toBe(1);
     expect(watcher.types.filter((t) => t === 'measure').length).toBeGreaterThanOrEqual(4);
     // The request names the work dir, resolved, and the measurement settings.
-    expect(host.requests[0]).toMatchObject({ workload: 'GMM:1', workDir: path.join(dir, 'run'), measure: { number: 3, timeoutSec: 30 } });
+    expect(host.requests[0]).toMatchObject({
+      workload: 'GMM:1',
+      workDir: path.join(dir, 'run'),
+      hostCpu: true,
+      measure: { number: 3, timeoutSec: 30 },
+    });
 
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'run', SUMMARY_FILE), 'utf8')) as TuneSummary;
     expect(summary).toMatchObject({ trials: 16, maxTrials: 16, taskName: 'fake', untunedLatencyUs: 50_000, stopReason: 'trials', llm: null });
@@ -174,6 +185,62 @@ describe('a TUNE job without TVM', () => {
     expect(view).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
     expect(hosts).toHaveLength(2);
     expect(view.summary?.bridgeRestarts).toBe(1);
+  });
+
+  it('warns once, naming this CPU, when an llvm target is given without mcpu', async () => {
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        warnings.push((JSON.parse(chunk.toString()) as { message: string }).message);
+        done();
+      },
+    });
+    const logger = winston.createLogger({ level: 'warn', transports: [new winston.transports.Stream({ stream: sink })] });
+    let runs = 0;
+    const run = async (target: string) => {
+      runs += 1;
+      warnings.length = 0;
+      const host = new MemoryHost(new FakeSpace(), []);
+      const jobs = new JobManager({ logger, cwd: dir, startHost: async () => host });
+      await jobs.startTune(options({ target, workDir: `run-${runs}` })).ended;
+      return { warnings: [...warnings], request: host.requests[0] };
+    };
+    const full = await run('{"kind":"llvm","num-cores":2}');
+    expect(full.request.hostCpu).toBe(false);
+    expect(full.warnings).toEqual([expect.stringMatching(/^--target has no "mcpu": .*this CPU is "testcpu": add "mcpu":"testcpu"/)]);
+    expect((await run('llvm')).warnings).toEqual([]);
+    expect((await run('{"kind":"llvm","mcpu":"testcpu"}')).warnings).toEqual([]);
+  });
+
+  it('gives a work dir to one run at a time, and never writes over a finished run', async () => {
+    let open = (): void => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const jobs = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        await opened;
+        return new MemoryHost(new FakeSpace(), []);
+      },
+    });
+    const first = jobs.startTune(options());
+    // The first holds the work dir once its lock file is there.
+    while (!fs.existsSync(path.join(dir, 'run', LOCK_FILE))) await new Promise((resolve) => setImmediate(resolve));
+    const second = await jobs.startTune(options()).ended;
+    expect(second).toMatchObject({ state: 'FAILED', exitCode: 2 });
+    expect(second.error).toMatch(/^work dir .*run is in use by a run of another job of this process/);
+    open();
+    expect(await first.ended).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
+
+    // Finished: a fresh run is refused; --force moves the finished one aside and starts afresh.
+    const fresh = await jobs.startTune(options()).ended;
+    expect(fresh).toMatchObject({ state: 'FAILED', exitCode: 2 });
+    expect(fresh.error).toMatch(/holds a run already \(colt-checkpoint\.json, colt-summary\.json\): --resume carries it on, --force moves it aside$/);
+    const forced = await jobs.startTune(options({ force: true })).ended;
+    expect(forced).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
+    const aside = fs.readdirSync(path.join(dir, 'run')).filter((f) => f.startsWith('previous-run-'));
+    expect(aside).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'run', aside[0], SUMMARY_FILE), 'utf8'))).toMatchObject({ trials: 16 });
   });
 
   it('fails with BRIDGE_STOPPED (exit 3) when the bridge keeps dying', async () => {

@@ -14,6 +14,7 @@ describe('parseTuneOptions', () => {
       options: {
         workload: 'GMM:1',
         target: { kind: 'llvm', 'num-cores': 6 },
+        targetIsHost: true,
         trials: 64,
         perIter: 16,
         workDir: 'runs/gmm_1',
@@ -28,6 +29,7 @@ describe('parseTuneOptions', () => {
         llm: true,
         rpcPriority: 1,
         resume: false,
+        force: false,
         maxBridgeRestarts: 2,
       },
     });
@@ -43,8 +45,17 @@ describe('parseTuneOptions', () => {
       perIter: 8,
       timeout: 2.5,
       target: { kind: 'llvm', 'num-cores': 2 },
+      targetIsHost: false,
       workDir: 'runs/mm',
     });
+  });
+
+  it("takes `llvm` (and no --target) for this machine's CPU, and any other target as given", () => {
+    const isHost = (target?: string) => {
+      const parsed = parseTuneOptions(target === undefined ? { workload: 'GMM:1' } : { workload: 'GMM:1', target }, ctx);
+      return parsed.ok && parsed.options.targetIsHost;
+    };
+    expect([isHost(), isHost(' llvm '), isHost('cuda'), isHost('{"kind":"llvm"}')]).toEqual([true, true, false, false]);
   });
 
   it('reports every bad value at once, by dot path, with what was given', () => {
