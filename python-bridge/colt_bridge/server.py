@@ -15,6 +15,7 @@ import grpc
 import tvm
 
 from . import __version__
+from .auth import GRPC_OPTIONS, TokenInterceptor
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
 from .measure import MeasureSettings, RpcSettings, check_tracker
 from .proto import pb, pb_grpc
@@ -277,14 +278,15 @@ class BridgeService(pb_grpc.BridgeServicer):
         return pb.CloseTaskResponse()
 
 
-def serve(host: str, port: int, max_workers: int = 8, service: BridgeService | None = None) -> tuple[grpc.Server, int]:
-    """Starts a Bridge server on host:port (0: a free port); returns it and the port bound."""
+def serve(
+    host: str, port: int, *, token: str, max_workers: int = 8, service: BridgeService | None = None
+) -> tuple[grpc.Server, int]:
+    """Starts a Bridge server on host:port (0: a free port) that refuses every call without
+    `token` but the health check; returns it and the port bound."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        options=[
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ],
+        interceptors=[TokenInterceptor(token, "bridge")],
+        options=GRPC_OPTIONS,
     )
     pb_grpc.add_BridgeServicer_to_server(service or BridgeService(), server)
     bound = server.add_insecure_port(f"{host}:{port}")

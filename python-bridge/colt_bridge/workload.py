@@ -11,6 +11,7 @@ from tvm.s_tir.meta_schedule.testing import te_workload
 from tvm.tirx import PrimFunc
 
 from .errors import InvalidArgument, one_line
+from .tvmscript_check import MAX_SOURCE_CHARS, check_tvmscript
 
 _TE_SPEC = re.compile(r"^([A-Za-z0-9_]+):(\d+)$")
 _IMPORT = re.compile(r"^[ \t]*(from[ \t]+tvm[\w.]*[ \t]+import[^\n]*|import[ \t]+tvm[^\n]*)$", re.MULTILINE)
@@ -28,6 +29,20 @@ def _diagnostic(err: Exception) -> str:
     head = next((ln for ln in lines if ln.lower().startswith("error")), None) or one_line(err)
     where = _LOCATION.search(text)
     return f"{head} (line {where.group(1)}, column {where.group(2)})" if where else head
+
+
+def parse_tvmscript(source: str, where: str):
+    """TVMScript text as TVM's parser reads it (a PrimFunc or an IRModule), once the checker has
+    shown it to be TVMScript alone: the parser evaluates the script's Python expressions, so
+    this is the one door by which any text reaches it."""
+    check_tvmscript(source, where)
+    # The parser takes TVMScript alone: the import lines a printed module starts with are
+    # dropped (kept as blank lines so that error line numbers match the file).
+    source = _IMPORT.sub("", source)
+    try:
+        return tvm.script.from_source(source)
+    except Exception as err:  # pylint: disable=broad-except
+        raise InvalidArgument(f"{where}: not valid TVMScript: {_diagnostic(err)}") from None
 
 
 def te_workload_names() -> list[str]:
@@ -83,19 +98,12 @@ def _from_te(name: str, idx: int) -> tuple[str, tvm.IRModule]:
 
 
 def _from_tvmscript(path: str) -> tuple[str, tvm.IRModule]:
-    # Parsed, never executed: tvm.script.from_source reads TVMScript without running Python.
     try:
         with open(path, encoding="utf-8") as handle:
-            source = handle.read()
+            source = handle.read(MAX_SOURCE_CHARS + 1)
     except (OSError, UnicodeDecodeError) as err:
-        raise InvalidArgument(f"cannot read TVMScript file {path}: {err}") from None
-    # The parser takes TVMScript alone: the import lines a printed module starts with are
-    # dropped (kept as blank lines so that error line numbers match the file).
-    source = _IMPORT.sub("", source)
-    try:
-        parsed = tvm.script.from_source(source)
-    except Exception as err:  # pylint: disable=broad-except
-        raise InvalidArgument(f"{path}: not valid TVMScript: {_diagnostic(err)}") from None
+        raise InvalidArgument(f"cannot read TVMScript file {path}: {err.strerror if isinstance(err, OSError) else 'not UTF-8 text'}") from None
+    parsed = parse_tvmscript(source, path)
     if isinstance(parsed, PrimFunc):
         mod = tvm.IRModule({"main": parsed})
     elif isinstance(parsed, tvm.IRModule):

@@ -1,13 +1,15 @@
 """The bridge a MetaSchedule run hosts in its own process: the daemon's search applies, checks
 and scores schedules through it, with the run's own TuneContext, design spaces and cost model.
 It is the same Bridge service `colt tune` starts as a separate process; one per process, on a
-free loopback port, started when the first ColtSearch needs it."""
+free loopback port, started when the first ColtSearch needs it. Like every bridge it refuses
+callers without its token, a fresh one, which ColtSearch hands to the daemon it trusts."""
 
 from __future__ import annotations
 
 import atexit
 import threading
 
+from colt_bridge.auth import new_token
 from colt_bridge.server import BridgeService, serve
 from colt_bridge.task import Task
 
@@ -18,7 +20,8 @@ class HostedBridge:
 
     def __init__(self) -> None:
         self.service = BridgeService()
-        self.server, port = serve("127.0.0.1", 0, service=self.service)
+        self.token = new_token()
+        self.server, port = serve("127.0.0.1", 0, token=self.token, service=self.service)
         self.address = f"127.0.0.1:{port}"
 
     @classmethod

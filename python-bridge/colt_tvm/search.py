@@ -20,12 +20,13 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
 
+from colt_bridge.auth import BRIDGE_TOKEN_METADATA_KEY
 from colt_bridge.errors import BridgeError
 from colt_bridge.task import Task
 
 from ._proto import tpb
 from .daemon import shared_daemon
-from .errors import ColtError, FailedPrecondition
+from .errors import ColtError, FailedPrecondition, InvalidArgument
 from .host import HostedBridge
 
 # A batch waits for the search to choose it: LLM calls and cost-model scoring, not measurement.
@@ -46,13 +47,20 @@ class ColtSearch(PySearchStrategy):
     models:
         A models.json (see the COLT README) of OpenAI-compatible endpoints or local GGUF models.
         None: the daemon's default bucket (the built-in proposer and the bundled SmolLM2-135M).
+    bucket:
+        A bucket of offline models by name, instead of a models file: "offline" (the built-in
+        proposer and SmolLM2-135M, the default) or "offline-3" (those and Qwen2.5-Coder-1.5B,
+        which `colt models fetch qwen2.5-coder-1.5b` downloads).
     no_llm:
         The built-in proposer alone.
     llm_budget:
         LLM calls per task, overriding the models file's llmBudget.
     address:
-        host:port of a running `colt daemon` ($COLT_DAEMON_ADDRESS if unset); without one, this
-        process starts a daemon on a free loopback port and stops it when it exits.
+        unix:PATH or host:port of a running `colt daemon` ($COLT_DAEMON_ADDRESS if unset); without
+        one, this process starts a daemon on a private Unix socket and stops it when it exits.
+    token:
+        The daemon's token, for a daemon at `address` (default: $COLT_TOKEN, else the token file
+        next to its socket, or in the per-user folder for a loopback port).
     seed:
         The search's seed; by default the TuneContext's.
     daemon_command:
@@ -64,19 +72,25 @@ class ColtSearch(PySearchStrategy):
         self,
         models: Optional[str | os.PathLike] = None,
         *,
+        bucket: Optional[str] = None,
         no_llm: bool = False,
         llm_budget: Optional[int] = None,
         address: Optional[str] = None,
+        token: Optional[str] = None,
         seed: Optional[int] = None,
         daemon_command: Optional[list[str]] = None,
         _jobs: Optional[list] = None,
     ):
+        if bucket is not None and (models or no_llm):
+            raise InvalidArgument("bucket cannot be combined with models or no_llm")
         # The daemon may run elsewhere than the caller's cwd: send it an absolute path.
         self._config = {
             "models": os.path.abspath(os.fspath(models)) if models else None,
+            "bucket": bucket,
             "no_llm": bool(no_llm),
             "llm_budget": llm_budget,
             "address": address,
+            "token": token,
             "seed": seed,
             "daemon_command": list(daemon_command) if daemon_command else None,
         }
@@ -112,7 +126,7 @@ class ColtSearch(PySearchStrategy):
         host = HostedBridge.get()
         host.add(task)
         self._task = task
-        self._daemon = shared_daemon(config["address"], config["daemon_command"])
+        self._daemon = shared_daemon(config["address"], config["daemon_command"], config["token"])
         request = tpb.StartSearchRequest(
             bridge_address=host.address,
             task_id=task.task_id,
@@ -120,13 +134,20 @@ class ColtSearch(PySearchStrategy):
             trials_per_iter=int(num_trials_per_iter),
             seed=int(seed),
             models=config["models"] or "",
+            bucket=config["bucket"] or "",
             no_llm=config["no_llm"],
             name=str(self._ctx.task_name or "main"),
         )
         if config["llm_budget"] is not None:
             request.llm_budget = int(config["llm_budget"])
         try:
-            job = self._daemon.call("StartSearch", request, timeout=CALL_TIMEOUT_SEC)
+            # The daemon dials our bridge with its token: metadata, so that no message carries it.
+            job = self._daemon.call(
+                "StartSearch",
+                request,
+                timeout=CALL_TIMEOUT_SEC,
+                metadata=((BRIDGE_TOKEN_METADATA_KEY, host.token),),
+            )
         except ColtError:
             host.remove(task.task_id)
             self._task = None

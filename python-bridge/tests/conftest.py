@@ -12,6 +12,7 @@ import pytest
 BRIDGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BRIDGE_DIR)
 
+from colt_bridge.auth import new_token, token_channel  # noqa: E402
 from colt_bridge.proto import pb, pb_grpc  # noqa: E402
 
 MATMUL_TVMSCRIPT = '''
@@ -36,13 +37,17 @@ class BridgeProcess:
         args = [sys.executable, "-m", "colt_bridge", "--host", "127.0.0.1", "--port", "0"]
         if parent_pid:
             args += ["--parent-pid", str(parent_pid)]
+        # The bridge's token comes on its stdin, as the supervisor sends it.
+        self.token = new_token()
         self.proc = subprocess.Popen(
-            args, cwd=BRIDGE_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            args, cwd=BRIDGE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
+        self.proc.stdin.write(self.token + "\n")
+        self.proc.stdin.close()
         line = self.proc.stdout.readline()
         assert line.startswith("COLT_BRIDGE_READY port="), line
         self.port = int(line.split("port=")[1].split()[0])
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.channel = token_channel(f"127.0.0.1:{self.port}", self.token)
         self.stub = pb_grpc.BridgeStub(self.channel)
 
     def stop(self):

@@ -10,6 +10,7 @@ import time
 import grpc
 import pytest
 
+from colt_bridge.auth import new_token
 from colt_bridge.proto import pb
 
 from conftest import BRIDGE_DIR, BridgeProcess
@@ -221,7 +222,7 @@ def test_bridge_exits_when_its_parent_dies(tmp_path):
         [
             "bash",
             "-c",
-            f"cd {BRIDGE_DIR}; {sys.executable} -m colt_bridge --port 0 --parent-pid $$ >{out} 2>&1 & echo $!; read _",
+            f"cd {BRIDGE_DIR}; echo {new_token()} | {sys.executable} -m colt_bridge --port 0 --parent-pid $$ >{out} 2>&1 & echo $!; read _",
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -8,7 +8,9 @@ with stock `ms.tir_integration.compile_tir`, built, checked against the untuned 
 and timed with `time_evaluator`; the numpy/OpenBLAS version of the same operation is timed
 alongside for matmul-like work. Everything is timed in rounds, in turn, so that a busy
 neighbour slows every contender alike. Threads come from the environment (TVM_NUM_THREADS,
-OPENBLAS_NUM_THREADS), which the caller sets to the target's num-cores.
+OPENBLAS_NUM_THREADS), which the caller sets to the target's num-cores. The caller also unsets
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE here, so that OpenBLAS runs its best kernels for this CPU;
+which kernel it ran is reported (threadpoolctl).
 
 Prints one JSON line: per workload, per kernel key, the latencies in µs.
 """
@@ -30,7 +32,17 @@ from references import is_matmul_like, reference_for
 
 
 # What decides how fast the contenders run: thread counts, and which kernels OpenBLAS picks.
-ENV_KEYS = ("TVM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")
+ENV_KEYS = ("TVM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_runtime() -> list[dict]:
+    """threadpoolctl's view of the BLAS numpy loaded: library, version, threads, kernel."""
+    try:
+        from threadpoolctl import threadpool_info  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return [{"error": "threadpoolctl is not installed (run scripts/setup)"}]
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: info.get(k) for k in keys if k in info} for info in threadpool_info()]
 
 
 def _random_inputs(mod) -> list[np.ndarray]:
@@ -174,6 +186,7 @@ def main() -> int:
         {
             "workloads": out,
             "env": {k: os.environ.get(k) for k in ENV_KEYS},
+            "blasRuntime": blas_runtime(),
         }
     )
     return 0

@@ -1,7 +1,9 @@
 // What a bench result says: per workload and strategy, the spread over seeds at each budget;
 // the speedup of COLT over each MetaSchedule strategy at equal budget; how soon COLT reaches
 // evolutionary search's final best; and how close each strategy gets to numpy/OpenBLAS. Pure.
+import { bootstrapGeomeanRatio, type Interval, type WorkloadSamples } from './bootstrap';
 import { curveAt } from './curve';
+import { geomean, median } from './stats';
 import { remeasuredUs, type BenchResult, type BenchRun } from './result';
 
 export interface Spread {
@@ -47,6 +49,8 @@ export interface Ratio {
   /** baseline's median best / COLT's median best: above 1 means COLT found faster code. */
   value: number | null;
   source: 'remeasured' | 'tuning';
+  /** On a geometric mean: its bootstrap interval over workloads and seeds (see bootstrap.ts). */
+  interval?: Interval | null;
 }
 
 export interface SampleEfficiency {
@@ -79,26 +83,67 @@ export interface WorkloadAnalysis {
   blasFraction: Record<string, number | null>;
 }
 
+export interface GeomeanSampleEfficiency {
+  colt: string;
+  baseline: string;
+  /** Geomean of maxTrials / coltTrials; null unless every workload reached the target. */
+  value: number | null;
+  reached: number;
+  of: number;
+  /** Geomean of the trials COLT needed; null unless every workload reached the target. */
+  trials: number | null;
+  /**
+   * A lower bound on that geomean, counting a workload that did not reach the target as
+   * maxTrials + 1 (it needed more than it had); equal to `trials` when all reached.
+   */
+  trialsAtLeast: number | null;
+}
+
+/** What a user waits for, per strategy, over its successful runs. */
+export interface WallTimes {
+  strategy: string;
+  runs: number;
+  /** Median of each run's wall time, start to end (s). */
+  totalSec: number | null;
+  /** Median time from the run's start until its first trial was recorded (s): the same clock for every strategy. */
+  firstRecordSec: number | null;
+  /** Median of the strategy's own start-up figure (COLT: bridge, task, untuned build; ms.tune_tir: imports, loading, build pool). */
+  startupSec: number | null;
+  /** Per budget, the median time until that many trials were recorded (s). */
+  atBudgetSec: Record<number, number | null>;
+  /**
+   * The search's own share of the runs' wall time, summed over runs: neither build/measure nor
+   * LLM waits (search + cost-model prediction − LLM wait), ÷ total. Null where the strategy does
+   * not report its split (ms.tune_tir).
+   */
+  searchOverheadShare: number | null;
+  /** The LLM waits, summed, ÷ total; null without an LLM. */
+  llmWaitShare: number | null;
+}
+
+/** COLT's wall time ÷ the baseline's, geometric mean over workloads of per-workload medians: below 1, COLT is quicker. */
+export interface WallRatio {
+  colt: string;
+  baseline: string;
+  /** A budget, or 'firstRecord' for the start-up. */
+  at: number | 'firstRecord';
+  value: number | null;
+}
+
 export interface BenchAnalysis {
   budgets: number[];
   maxTrials: number;
   workloads: WorkloadAnalysis[];
-  /** Geometric mean over workloads of each ratio, per (baseline, colt, budget). */
+  /** Geometric mean over workloads of each ratio, per (baseline, colt, budget), with its interval. */
   geomeanRatios: Ratio[];
-  geomeanSampleEfficiency: Array<{ colt: string; baseline: string; value: number | null; reached: number; of: number }>;
+  geomeanSampleEfficiency: GeomeanSampleEfficiency[];
+  wall: WallTimes[];
+  wallRatios: WallRatio[];
 }
 
 export const isColt = (strategy: string): boolean => strategy === 'colt' || strategy.startsWith('colt-');
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-export function geomean(xs: readonly number[]): number {
-  return Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
-}
+export { geomean, median };
 
 function spread(xs: Array<number | null | undefined>): Spread | null {
   const vals = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
@@ -184,6 +229,52 @@ function sampleEfficiency(colt: StrategyStats, base: StrategyStats, budgets: num
   };
 }
 
+/** Each ok run's best at `budget`, as one source measured it (a wrong re-measured output left out). */
+function seedValues(runs: BenchRun[], budget: number, source: Ratio['source']): number[] {
+  return runs
+    .filter((r) => r.status === 'ok')
+    .map((r) => {
+      if (source === 'tuning') return curveAt(r.curveUs, budget);
+      const at = r.atBudget[String(budget)]?.remeasured;
+      return at?.correct === false ? null : (remeasuredUs(at) ?? null);
+    })
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+}
+
+function medianOrNull(xs: Array<number | null | undefined>): number | null {
+  const vals = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return vals.length > 0 ? median(vals) : null;
+}
+
+/** Seconds from the run's start until `budget` trials were recorded; a run that stopped short: its end. */
+function wallAt(run: BenchRun, budget: number): number | null {
+  const seen = run.recordSeenSec;
+  if (!seen || seen.length === 0) return null;
+  return seen.length >= budget ? seen[budget - 1] : (run.wallSeconds.process ?? seen[seen.length - 1]);
+}
+
+function wallTimes(strategy: string, runs: BenchRun[], budgets: number[]): WallTimes {
+  const total = (r: BenchRun) => r.wallSeconds.total ?? r.wallSeconds.process;
+  const split = runs.filter((r) => r.wallSeconds.search !== undefined && r.wallSeconds.predict !== undefined && total(r) !== undefined);
+  const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+  const totalOfSplit = sum(split.map((r) => total(r) as number));
+  const withLlm = split.filter((r) => r.wallSeconds.llmWait !== undefined);
+  return {
+    strategy,
+    runs: runs.length,
+    totalSec: medianOrNull(runs.map(total)),
+    firstRecordSec: medianOrNull(runs.map((r) => r.wallSeconds.firstRecord)),
+    startupSec: medianOrNull(runs.map((r) => r.wallSeconds.startup)),
+    atBudgetSec: Object.fromEntries(budgets.map((b) => [b, medianOrNull(runs.map((r) => wallAt(r, b)))])),
+    searchOverheadShare:
+      split.length > 0 && totalOfSplit > 0
+        ? Math.max(0, sum(split.map((r) => r.wallSeconds.search + r.wallSeconds.predict - (r.wallSeconds.llmWait ?? 0)))) / totalOfSplit
+        : null,
+    llmWaitShare:
+      withLlm.length > 0 && totalOfSplit > 0 ? sum(withLlm.map((r) => r.wallSeconds.llmWait)) / sum(withLlm.map((r) => total(r) as number)) : null,
+  };
+}
+
 export function analyzeBench(bench: BenchResult): BenchAnalysis {
   const budgets = [...bench.settings.budgets].sort((a, b) => a - b);
   const maxTrials = budgets[budgets.length - 1];
@@ -236,28 +327,62 @@ export function analyzeBench(bench: BenchResult): BenchAnalysis {
   }
   for (const rs of pairs.values()) {
     const vals = rs.map((r) => r.value).filter((v): v is number => v !== null && v > 0);
+    const { baseline, colt, budget } = rs[0];
+    const value = vals.length === rs.length && vals.length > 0 ? geomean(vals) : null;
+    const samples: WorkloadSamples[] = workloads.map((w, i) => {
+      const source = w.ratios.find((r) => r.baseline === baseline && r.colt === colt && r.budget === budget)?.source ?? 'tuning';
+      const runsOf = (strategy: string) => bench.runs.filter((r) => r.workload === bench.workloads[i].spec && r.strategy === strategy);
+      return { baseline: seedValues(runsOf(baseline), budget, source), colt: seedValues(runsOf(colt), budget, source) };
+    });
     geomeanRatios.push({
-      baseline: rs[0].baseline,
-      colt: rs[0].colt,
-      budget: rs[0].budget,
-      value: vals.length === rs.length && vals.length > 0 ? geomean(vals) : null,
+      baseline,
+      colt,
+      budget,
+      value,
       source: rs.every((r) => r.source === 'remeasured') ? 'remeasured' : 'tuning',
+      interval: value === null ? null : bootstrapGeomeanRatio(samples),
     });
   }
   const sePairs = new Map<string, SampleEfficiency[]>();
   for (const w of workloads) {
     for (const e of w.sampleEfficiency) sePairs.set(`${e.baseline}\u0000${e.colt}`, [...(sePairs.get(`${e.baseline}\u0000${e.colt}`) ?? []), e]);
   }
-  const geomeanSampleEfficiency = [...sePairs.values()].map((es) => {
+  const geomeanSampleEfficiency = [...sePairs.values()].map((es): GeomeanSampleEfficiency => {
     const vals = es.map((e) => e.ratio).filter((v): v is number => v !== null);
+    const all = vals.length === es.length && vals.length > 0;
+    // A workload with no target (its baseline never succeeded) says nothing either way.
+    const judged = es.filter((e) => e.targetUs !== null);
     return {
       colt: es[0].colt,
       baseline: es[0].baseline,
       // Where COLT never reached the target, there is no finite ratio to average.
-      value: vals.length === es.length && vals.length > 0 ? geomean(vals) : null,
+      value: all ? geomean(vals) : null,
       reached: vals.length,
       of: es.length,
+      trials: all ? geomean(es.map((e) => e.coltTrials as number)) : null,
+      trialsAtLeast: judged.length > 0 ? geomean(judged.map((e) => e.coltTrials ?? maxTrials + 1)) : null,
     };
   });
-  return { budgets, maxTrials, workloads, geomeanRatios, geomeanSampleEfficiency };
+  const wall = strategies.map((s) => wallTimes(s, bench.runs.filter((r) => r.strategy === s && r.status === 'ok'), budgets));
+  const wallRatios: WallRatio[] = [];
+  for (const baseline of strategies.filter((s) => !isColt(s))) {
+    for (const colt of strategies.filter(isColt)) {
+      for (const at of [...budgets, 'firstRecord' as const]) {
+        const per = bench.workloads.map((w) => {
+          const time = (strategy: string) =>
+            medianOrNull(
+              bench.runs
+                .filter((r) => r.workload === w.spec && r.strategy === strategy && r.status === 'ok')
+                .map((r) => (at === 'firstRecord' ? (r.wallSeconds.firstRecord ?? null) : wallAt(r, at))),
+            );
+          const c = time(colt);
+          const b = time(baseline);
+          return c !== null && b !== null && b > 0 && c > 0 ? c / b : null;
+        });
+        const vals = per.filter((v): v is number => v !== null);
+        wallRatios.push({ colt, baseline, at, value: vals.length === per.length && vals.length > 0 ? geomean(vals) : null });
+      }
+    }
+  }
+  return { budgets, maxTrials, workloads, geomeanRatios, geomeanSampleEfficiency, wall, wallRatios };
 }

@@ -1,7 +1,8 @@
 // The final re-measurement: each run's best schedule within each budget, all applied with stock
 // compile_tir and timed in one Python process, in rounds, beside numpy/OpenBLAS on the same
 // operation (scripts/bench/remeasure.py). Tuning-time numbers come from separate processes
-// minutes apart; these are comparable with each other.
+// minutes apart; these are comparable with each other. Only here, OpenBLAS picks its own kernels
+// for this CPU: "% of BLAS" against BLAS held to older kernels would flatter us.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -31,6 +32,18 @@ interface Answer {
     blas: Remeasured | null;
   }>;
   env?: Record<string, string | null>;
+  /** threadpoolctl's threadpool_info(): which BLAS library and kernel (architecture) ran. */
+  blasRuntime?: Array<Record<string, unknown>>;
+}
+
+/** What holds OpenBLAS to older kernels than this CPU's: unset together, in the re-measurement only. */
+export const BLAS_KERNEL_VARS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const;
+
+/** The re-measurement's environment: the bench's, less BLAS_KERNEL_VARS. Pure. */
+export function remeasureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of BLAS_KERNEL_VARS) delete out[k];
+  return out;
 }
 
 /** One kernel per distinct (run, record): a run whose best did not move between budgets is timed once. */
@@ -74,7 +87,7 @@ export async function remeasure(
   const { python, scripts } = repoTools(io.repoRoot);
   const result = await runChild(python, [path.join(scripts, 'remeasure.py'), planFile], {
     cwd: io.repoRoot,
-    env: io.env,
+    env: remeasureEnv(io.env),
     captureStdout: true,
     onStderrLine: (line) => {
       if (line.startsWith('remeasured ')) io.onProgress?.(line);
@@ -99,5 +112,6 @@ export async function remeasure(
       }
     }
   }
-  bench.settings.env = answer.env ?? bench.settings.env;
+  bench.settings.remeasureEnv = answer.env ?? {};
+  bench.settings.blasRuntime = answer.blasRuntime ?? [];
 }

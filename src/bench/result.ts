@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
+import { jsonErrorWhere } from '../config/json';
 import { Code, ColtError } from '../errors';
 
 export const BENCH_FILE = 'bench.json';
@@ -62,6 +63,11 @@ export const runSchema = z.object({
     })
     .nullable(),
   untunedUs: nullableNum.optional(),
+  /**
+   * Seconds from the run's start until each trial's record was first seen in its database (polled
+   * each second): the same clock for every strategy, whatever it reports of itself.
+   */
+  recordSeenSec: z.array(num).optional(),
   /** The machine's 1-minute load average when the run started and ended: how busy it was. */
   loadAvg: z.object({ start: num, end: num }).optional(),
 });
@@ -89,6 +95,12 @@ export const benchSchema = z.object({
     measure: z.object({ number: num, repeat: num, minRepeatMs: num, timeoutSec: num }),
     costModel: z.string(),
     remeasure: z.object({ rounds: num, repeat: num, minRepeatMs: num }),
+    /** Each run's process group is killed after this long. */
+    runTimeoutSec: num.optional(),
+    /** The re-measurement's own environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset there. */
+    remeasureEnv: z.record(z.string(), z.string().nullable()).optional(),
+    /** Which BLAS (and kernel: its `architecture`) numpy ran in the re-measurement, from threadpoolctl. */
+    blasRuntime: z.array(z.looseObject({})).optional(),
   }),
   workloads: z.array(
     z.object({
@@ -140,7 +152,7 @@ export function loadBench(dirOrFile: string): { bench: BenchResult; dir: string 
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ColtError(Code.InvalidArgument, `${file} is not valid JSON: ${(err as Error).message}`);
+    throw new ColtError(Code.InvalidArgument, `${file} is not valid JSON${jsonErrorWhere(err, text)}`);
   }
   return { bench: parseBench(value, file), dir: path.dirname(file) };
 }

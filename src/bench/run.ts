@@ -14,11 +14,12 @@ import { Code, ColtError } from '../errors';
 import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from '../options/bench';
 import { Interrupts } from '../process/interrupts';
 import { makeDirs } from '../tuning/work-dir';
+import { stopAllChildren } from './child';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
 import { describeMachine } from './machine';
 import { planRuns, type PlannedRun } from './plan';
 import { Progress, type ProgressSink } from './progress';
-import { remeasure } from './remeasure';
+import { BLAS_KERNEL_VARS, remeasure } from './remeasure';
 import { summaryLines, writeReport } from './report';
 import { BENCH_VERSION, loadBench, writeBench, type BenchResult, type BenchRun } from './result';
 import { createRunner, repoTools, type CommonSettings, type Runner, type RunnerEnv } from './strategies';
@@ -71,13 +72,25 @@ function checkSetup(repoRoot: string, options: BenchOptions): void {
   }
 }
 
-/** What decides how fast the contenders run, recorded in bench.json. OPENBLAS_CORETYPE is left as found. */
-const BENCH_ENV_KEYS = ['TVM_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_CORETYPE'] as const;
+/**
+ * What decides how fast the contenders run, recorded in bench.json. The tuning runs get
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as found; the re-measurement runs without them.
+ */
+const BENCH_ENV_KEYS = ['TVM_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const;
 
 /** The environment every child gets: the same thread count for TVM, OpenBLAS and OpenMP. */
 export function benchEnv(base: NodeJS.ProcessEnv, numCores: number): NodeJS.ProcessEnv {
   const n = String(numCores);
   return { ...base, TVM_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n };
+}
+
+/**
+ * How long one run may take before its process group is killed: generous, so that only a hung
+ * run meets it. 15 minutes to start (a bridge, a cold LLM), then per trial its build and run
+ * timeouts and 30 s more (an LLM call, the search).
+ */
+export function runTimeoutSec(trials: number, measureTimeoutSec: number): number {
+  return 900 + trials * (2 * measureTimeoutSec + 30);
 }
 
 function emptyRun(p: PlannedRun, budgets: number[]): BenchRun {
@@ -147,6 +160,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     models: options.models ? path.resolve(io.cwd, options.models) : undefined,
   };
   const runnerEnv: RunnerEnv = { repoRoot, env, hasNoLlmFlag };
+  const runTimeout = options.runTimeout ?? runTimeoutSec(maxTrials, options.timeout);
 
   const result: BenchResult = {
     version: BENCH_VERSION,
@@ -166,6 +180,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
       costModel: options.costModel,
       models: options.models ?? null,
       remeasure: { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
+      runTimeoutSec: runTimeout,
       env: Object.fromEntries(BENCH_ENV_KEYS.map((k) => [k, env[k] ?? null])),
       order: 'per workload, seed after seed, strategies taking turns (rotated each seed)',
     },
@@ -178,16 +193,20 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   const progress = new Progress(io.progress, planned.length, maxTrials);
   const stop = new Interrupts();
   stop.install();
+  // Each run leads its own process group, out of the terminal's reach: pass the signal on
+  // (SIGTERM: colt tune winds down and saves, ms.tune_tir stops).
+  stop.onInterrupt(() => void stopAllChildren());
   try {
     for (const p of planned) {
-      // A signal reaches the run in flight too (same process group): it has wound down by now.
+      // The run in flight got the signal too: it has wound down by now.
       if (stop.received) break;
       const runner = createRunner(p.strategy as StrategyName, runnerEnv, common);
-      await executeRun(p, result.runs[p.order], { outDir, budgets, maxTrials, progress, runner, stop });
+      await executeRun(p, result.runs[p.order], { outDir, budgets, maxTrials, progress, runner, stop, timeoutMs: runTimeout * 1000 });
       writeBench(outDir, result);
     }
   } finally {
     stop.uninstall();
+    await stopAllChildren();
   }
 
   if (stop.received) {
@@ -243,11 +262,16 @@ async function remeasureAndWrite(
   }
   for (const w of result.workloads) w.matmulLike = w.blas !== null;
   result.settings.remeasure = settings;
-  const coretype = io.env.OPENBLAS_CORETYPE;
-  if (coretype && result.workloads.some((w) => w.matmulLike) && !result.notes.some((n) => n.includes('OPENBLAS_CORETYPE'))) {
+  result.notes = result.notes.filter((n) => !n.startsWith("numpy's OpenBLAS"));
+  if (result.workloads.some((w) => w.matmulLike)) {
+    const kernels = (result.settings.blasRuntime ?? [])
+      .filter((b) => b.user_api === 'blas')
+      .map((b) => `${String(b.internal_api)} ${String(b.version)}, kernel ${String(b.architecture ?? 'unknown')}, ${String(b.num_threads)} threads`);
+    const unset = BLAS_KERNEL_VARS.filter((k) => io.env[k] !== undefined).map((k) => `${k}=${io.env[k]}`);
     result.notes.push(
-      `numpy's OpenBLAS ran with OPENBLAS_CORETYPE=${coretype} from the environment (its kernels for that CPU), ` +
-        `while TVM compiled for ${String(result.settings.target.mcpu ?? 'generic x86-64')}: "% of BLAS" is against that BLAS.`,
+      `numpy's OpenBLAS in the re-measurement: ${kernels.length > 0 ? kernels.join('; ') : 'kernel not recorded'}` +
+        `${unset.length > 0 ? ` (${unset.join(', ')} unset there; the tuning runs kept them)` : ''}; ` +
+        `TVM compiled for ${String(result.settings.target.mcpu ?? 'generic x86-64')}.`,
     );
   }
   result.status = 'done';
@@ -287,18 +311,24 @@ export async function remeasureBench(
 async function executeRun(
   p: PlannedRun,
   run: BenchRun,
-  ctx: { outDir: string; budgets: number[]; maxTrials: number; progress: Progress; runner: Runner; stop: Interrupts },
+  ctx: { outDir: string; budgets: number[]; maxTrials: number; progress: Progress; runner: Runner; stop: Interrupts; timeoutMs: number },
 ): Promise<void> {
   const workDir = path.join(ctx.outDir, p.workDir);
   // The run's own folder under the bench dir: a fresh database, never appended to.
   fs.rmSync(workDir, { recursive: true, force: true });
   makeDirs(workDir);
   ctx.progress.startRun(`${p.workload} ${p.strategy} seed ${p.seed}`);
-  const poll = setInterval(() => ctx.progress.update(countLines(path.join(workDir, DB_RECORDS))), POLL_MS);
   const started = performance.now();
+  const seen: number[] = [];
+  const poll = setInterval(() => {
+    const n = countLines(path.join(workDir, DB_RECORDS));
+    const at = (performance.now() - started) / 1000;
+    while (seen.length < n) seen.push(at);
+    ctx.progress.update(n);
+  }, POLL_MS);
   const loadAtStart = os.loadavg()[0];
   try {
-    const output = await ctx.runner.run({ workload: p.workload, seed: p.seed, trials: ctx.maxTrials, workDir });
+    const output = await ctx.runner.run({ workload: p.workload, seed: p.seed, trials: ctx.maxTrials, workDir, timeoutMs: ctx.timeoutMs });
     run.status = 'ok';
     run.wallSeconds = { ...output.wallSeconds };
     run.llm = output.llm;
@@ -315,6 +345,10 @@ async function executeRun(
   // A failed run keeps whatever it recorded before it failed.
   run.trialLatenciesUs = readTrials(workDir);
   run.trials = run.trialLatenciesUs.length;
+  // Records written after the last poll were seen when the run ended.
+  while (seen.length < run.trials) seen.push(run.wallSeconds.process);
+  run.recordSeenSec = seen.slice(0, run.trials).map((t) => Number(t.toFixed(2)));
+  if (run.recordSeenSec.length > 0) run.wallSeconds.firstRecord = run.recordSeenSec[0];
   run.curveUs = bestCurve(run.trialLatenciesUs);
   for (const b of ctx.budgets) {
     run.atBudget[String(b)] = { record: bestRecordWithin(run.trialLatenciesUs, b), tuningUs: curveAt(run.curveUs, b), remeasured: null };

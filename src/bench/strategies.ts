@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Code, ColtError } from '../errors';
+import { bucketFiles, largestAloneDocument } from '../llm';
 import type { StrategyName } from '../options/bench';
 import type { TargetSpec } from '../options/target';
 import { describeFailure, lastJsonLine, runChild } from './child';
@@ -30,6 +31,8 @@ export interface RunSpec {
   trials: number;
   /** Absolute; created fresh by the caller. */
   workDir: string;
+  /** The run's process group is killed once it has run this long. */
+  timeoutMs?: number;
 }
 
 export interface RunOutput {
@@ -79,18 +82,40 @@ interface ColtSummaryFile {
   untunedLatencyUs?: number | null;
   wallSeconds?: Record<string, number>;
   llm?: {
-    perModel: Record<string, { calls: number; promptTokens: number; completionTokens: number; costUsd: number }>;
+    perModel: Record<string, { calls: number; promptTokens: number; completionTokens: number; costUsd: number; waitMs?: number }>;
     totals: { calls: number; promptTokens: number; completionTokens: number; costUsd: number };
     smallModelShare?: number | null;
   } | null;
 }
 
+/**
+ * Which models a COLT run asks: its default (or --models), none, the offline-3 bucket, or
+ * Qwen2.5-Coder-1.5B alone (the single-largest-LLM baseline, a models.json written beside the runs).
+ */
+type ColtModels = 'default' | 'none' | 'offline-3' | 'qwen';
+
 class ColtRunner implements Runner {
   constructor(
     private readonly env: RunnerEnv,
     private readonly settings: CommonSettings,
-    private readonly noLlm: boolean,
+    private readonly models: ColtModels,
   ) {}
+
+  private modelFlags(spec: RunSpec): string[] {
+    switch (this.models) {
+      case 'none':
+        return this.env.hasNoLlmFlag ? ['--no-llm'] : [];
+      case 'offline-3':
+        return ['--bucket', 'offline-3'];
+      case 'qwen': {
+        const file = path.join(path.dirname(spec.workDir), 'qwen-alone.models.json');
+        fs.writeFileSync(file, `${JSON.stringify(largestAloneDocument(bucketFiles(this.env.repoRoot, this.env.env)), null, 2)}\n`);
+        return ['--models', file];
+      }
+      default:
+        return this.settings.models ? ['--models', this.settings.models] : [];
+    }
+  }
 
   async run(spec: RunSpec): Promise<RunOutput> {
     const { colt } = repoTools(this.env.repoRoot);
@@ -104,9 +129,8 @@ class ColtRunner implements Runner {
       ...measureFlags(this.settings),
       '--json',
     ];
-    if (this.noLlm && this.env.hasNoLlmFlag) args.push('--no-llm');
-    if (!this.noLlm && this.settings.models) args.push('--models', this.settings.models);
-    const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env });
+    args.push(...this.modelFlags(spec));
+    const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env, timeoutMs: spec.timeoutMs });
     if (result.code !== 0) throw runFailed(describeFailure('colt tune', result));
     const summaryFile = path.join(spec.workDir, 'colt-summary.json');
     let summary: ColtSummaryFile;
@@ -127,7 +151,10 @@ class ColtRunner implements Runner {
           smallModelShare: summary.llm.smallModelShare ?? null,
         }
       : null;
-    return { wallSeconds: summary.wallSeconds ?? {}, llm, untunedUs: summary.untunedLatencyUs ?? null };
+    const wallSeconds = { ...(summary.wallSeconds ?? {}) };
+    // Time spent waiting on LLMs: inside the summary's `search` time, kept apart for the overhead figure.
+    if (summary.llm) wallSeconds.llmWait = Object.values(summary.llm.perModel).reduce((a, m) => a + (m.waitMs ?? 0), 0) / 1000;
+    return { wallSeconds, llm, untunedUs: summary.untunedLatencyUs ?? null };
   }
 }
 
@@ -150,7 +177,7 @@ class MetaScheduleRunner implements Runner {
       '--work-dir', spec.workDir,
       ...measureFlags(this.settings),
     ];
-    const result = await runChild(python, args, { cwd: this.env.repoRoot, env: this.env.env, captureStdout: true });
+    const result = await runChild(python, args, { cwd: this.env.repoRoot, env: this.env.env, captureStdout: true, timeoutMs: spec.timeoutMs });
     const answer = lastJsonLine<{ wallSeconds?: Record<string, number> }>(result.stdout);
     if (result.code !== 0 || !answer) throw runFailed(describeFailure(`ms.tune_tir (${this.strategy})`, result));
     return { wallSeconds: answer.wallSeconds ?? {}, llm: null, untunedUs: null };
@@ -160,9 +187,13 @@ class MetaScheduleRunner implements Runner {
 export function createRunner(strategy: StrategyName, env: RunnerEnv, settings: CommonSettings): Runner {
   switch (strategy) {
     case 'colt':
-      return new ColtRunner(env, settings, false);
+      return new ColtRunner(env, settings, 'default');
     case 'colt-no-llm':
-      return new ColtRunner(env, settings, true);
+      return new ColtRunner(env, settings, 'none');
+    case 'colt-offline-3':
+      return new ColtRunner(env, settings, 'offline-3');
+    case 'colt-qwen':
+      return new ColtRunner(env, settings, 'qwen');
     case 'evolutionary':
     case 'replay-trace':
       return new MetaScheduleRunner(env, settings, strategy);

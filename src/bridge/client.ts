@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
+import { bearer, MESSAGE_LIMITS, TOKEN_METADATA_KEY } from '../config/auth';
 import { BRIDGE_PROTO, findRepoRoot } from '../config/paths';
 import type { ProtoGrpcType } from '../generated/bridge';
 import type { BridgeClient as GeneratedStub } from '../generated/colt/v1/Bridge';
@@ -101,18 +102,25 @@ type UnaryMethod = (
   callback: (err: grpc.ServiceError | null, response?: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
+export interface BridgeClientOptions {
+  /** The bridge's token, sent with every call; a bridge refuses calls without it. */
+  token?: string;
+}
+
 export class BridgeClient {
   private readonly stub: GeneratedStub;
+  private readonly token: string | undefined;
   private closed = false;
 
   /** address: host:port of a running bridge. */
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    options: BridgeClientOptions = {},
+  ) {
     const { Bridge } = loadProto().colt.v1;
-    this.stub = new Bridge(address, grpc.credentials.createInsecure(), {
-      // Traces and TVMScript of large workloads outgrow gRPC's 4 MiB default.
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
-    });
+    // Traces and TVMScript of large workloads outgrow gRPC's 4 MiB default.
+    this.stub = new Bridge(address, grpc.credentials.createInsecure(), { ...MESSAGE_LIMITS });
+    this.token = options.token;
   }
 
   health(options?: CallOptions): Promise<HealthResponse__Output> {
@@ -179,7 +187,9 @@ export class BridgeClient {
     }
     return new Promise((resolve, reject) => {
       try {
-        method.call(this.stub, request, new grpc.Metadata(), { deadline }, (err, response) => {
+        const metadata = new grpc.Metadata();
+        if (this.token !== undefined) metadata.set(TOKEN_METADATA_KEY, bearer(this.token));
+        method.call(this.stub, request, metadata, { deadline }, (err, response) => {
           if (err) reject(ColtError.from(err, { rpc: name }));
           else resolve(response as Rpcs[K][1]);
         });

@@ -1,6 +1,6 @@
 // The adapter between the search core and the Python TVM bridge: the only code, with daemon/'s
 // own service, that touches the generated stubs.
-export { BridgeClient, DEFAULT_DEADLINES_MS, PROTO_LOADER_OPTIONS, type CallOptions } from './client';
+export { BridgeClient, DEFAULT_DEADLINES_MS, PROTO_LOADER_OPTIONS, type BridgeClientOptions, type CallOptions } from './client';
 export {
   bridgeStopped,
   BridgeTaskHost,

@@ -1,15 +1,19 @@
 // Runs the Python bridge as a child process: starts it on a free loopback port, waits until it
-// answers, forwards its log, notices when it dies, and makes sure it never outlives us.
+// answers, forwards its log, notices when it dies, and makes sure it never outlives us. Each
+// bridge gets a fresh token on its stdin (never argv, which every user can read in /proc) and
+// refuses callers without it; it starts without the run's API keys in its environment.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { newToken, TOKEN_ENV } from '../config/auth';
 import { findRepoRoot, PYTHON_BRIDGE_DIR, VENV_PYTHON } from '../config/paths';
 import { Code, ColtError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { BridgeClient } from './client';
+import { HealthWatch, type HealthWatchOptions } from './health';
 
 /** The bridge could not be started, or did not answer once started; the message says why and what to do. */
 function startError(message: string): ColtError {
@@ -35,8 +39,22 @@ export interface StartBridgeOptions {
   /** The Python interpreter; .venv/bin/python under the repository by default. */
   python?: string;
   logger?: Logger;
+  /** The health watch's period, deadline and failures (src/bridge/health.ts); tests shorten it. */
+  healthWatch?: HealthWatchOptions;
   /** How long to wait for the READY line: importing TVM takes seconds on a small machine. */
   readyTimeoutMs?: number;
+  /**
+   * Environment variables the bridge and its build workers must not see: the API-key variables
+   * of the run's models file. The daemon's token variable is always left out.
+   */
+  withoutEnv?: readonly string[];
+}
+
+/** Our environment less the variables named (and the token variable). */
+export function bridgeEnv(base: NodeJS.ProcessEnv, without: readonly string[] = []): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: '1' };
+  for (const name of [...without, TOKEN_ENV]) delete env[name];
+  return env;
 }
 
 const READY = /^COLT_BRIDGE_READY port=(\d+) pid=(\d+)\s*$/;
@@ -92,10 +110,11 @@ export class BridgeProcess extends EventEmitter {
     const args = ['-m', 'colt_bridge', '--host', '127.0.0.1', '--port', '0', '--parent-pid', String(process.pid)];
     args.push('--log-level', logger.isLevelEnabled('debug') ? 'INFO' : 'WARNING');
 
+    const token = newToken();
     const child = spawn(python, args, {
       cwd: path.join(root, PYTHON_BRIDGE_DIR),
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: bridgeEnv(process.env, options.withoutEnv),
+      stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C at the terminal reaches only us, so we can let the
       // batch in flight finish; and the group lets us kill its build/run workers with it.
       detached: true,
@@ -103,6 +122,9 @@ export class BridgeProcess extends EventEmitter {
     // Registered at once, so that no path out of this process leaves the child behind.
     const killOnExit = (): void => killGroup(child, 'SIGKILL');
     process.on('exit', killOnExit);
+    // Its first stdin line is its token; a child that died at once must not fail us with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(`${token}\n`);
 
     const tail: string[] = [];
     const stderr = readline.createInterface({ input: child.stderr as NodeJS.ReadableStream });
@@ -137,9 +159,23 @@ export class BridgeProcess extends EventEmitter {
     }
 
     const address = `127.0.0.1:${port}`;
-    const client = new BridgeClient(address);
+    const client = new BridgeClient(address, { token });
     const bridge = new BridgeProcess(child, child.pid as number, address, client, logger, exited, tail);
     logger.debug(`bridge ${bridge.pid} ready on ${address}`);
+    // Alive and not answering (kill -STOP): killed, so that it is restarted like a dead one.
+    const probe = new BridgeClient(address, { token });
+    const watch = new HealthWatch(
+      (deadlineMs) => probe.health({ deadlineMs }),
+      (failures) => {
+        logger.warn(`the TVM bridge (pid ${bridge.pid}) is not answering (${failures} health checks in a row): killing it to start it again`);
+        killGroup(child, 'SIGKILL');
+      },
+      options.healthWatch,
+    ).start();
+    void exited.then(() => {
+      watch.stop();
+      probe.close();
+    });
     return bridge;
   }
 

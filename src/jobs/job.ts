@@ -2,7 +2,7 @@
 // (the daemon's StartSearch for colt_tvm). A job is a reporter sink: the runner reports the task,
 // the search's and the LLMs' events and the summary to it, and it keeps a view of where the job
 // stands and passes every report on to whoever watches (the CLI's table, a gRPC stream).
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { describeError, EXIT_CODES, type ColtError } from '../errors';
 import type { LlmEvent, LlmSummary } from '../llm';
@@ -62,7 +62,8 @@ export interface JobInit {
 }
 
 export class Job implements Required<Reporter> {
-  readonly id = randomUUID().slice(0, 8);
+  /** 128 random bits: an id is not something another caller can guess. */
+  readonly id = randomBytes(16).toString('hex');
   readonly kind: JobKind;
   /** Resolves when the job has ended, whatever the outcome. */
   readonly ended: Promise<JobView>;

@@ -9,15 +9,31 @@ import { runTuneJob, type JobEnv } from './tune-job';
 
 /** How many ended jobs the table remembers (running ones are always kept). */
 const ENDED_KEPT = 200;
+/** Jobs running at once: each holds a TVM bridge and a build pool. */
+export const MAX_RUNNING_JOBS = 8;
+
+export interface JobLimits {
+  /** Jobs running at once (default MAX_RUNNING_JOBS); one more is RESOURCE_EXHAUSTED. */
+  maxRunning?: number;
+}
 
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
   private readonly searches = new Map<string, SearchHandle>();
+  private readonly maxRunning: number;
+  /** Searches whose bridge is starting: they hold a place before they are in the table. */
+  private starting = 0;
 
-  constructor(private readonly env: JobEnv) {}
+  constructor(
+    private readonly env: JobEnv,
+    limits: JobLimits = {},
+  ) {
+    this.maxRunning = limits.maxRunning ?? MAX_RUNNING_JOBS;
+  }
 
   /** Starts a tuning job; `watchers` see it from its first report. */
   startTune(options: TuneOptions, extra: { name?: string; watchers?: JobWatcher[] } = {}): Job {
+    this.checkCapacity();
     const job = new Job({
       kind: 'TUNE',
       name: extra.name || options.workload,
@@ -39,8 +55,15 @@ export class JobManager {
 
   /** Starts a drop-in search; throws (and keeps no job) when its bridge, task or models cannot be had. */
   async startSearch(spec: SearchJobSpec): Promise<Job> {
+    this.checkCapacity();
     const job = new Job({ kind: 'SEARCH', name: spec.name, workload: spec.name, maxTrials: spec.maxTrials });
-    const handle = await startSearchJob(spec, this.env, job, this.env.logger);
+    this.starting += 1;
+    let handle: SearchHandle;
+    try {
+      handle = await startSearchJob(spec, this.env, job, this.env.logger);
+    } finally {
+      this.starting -= 1;
+    }
     this.add(job);
     this.searches.set(job.id, handle);
     void job.ended.then(() => this.searches.delete(job.id));
@@ -48,12 +71,12 @@ export class JobManager {
   }
 
   /** The next batch of a SEARCH job, after handing over the last one's results. */
-  next(jobId: string, results: ClientResult[]): Promise<NextBatch> {
+  next(jobId: string, results: ClientResult[], signal?: AbortSignal): Promise<NextBatch> {
     const job = this.get(jobId);
     const handle = this.searches.get(jobId);
     if (job.kind !== 'SEARCH') throw new ColtError(Code.FailedPrecondition, `job ${jobId} is a TUNE job: it measures on its own`);
     if (!handle) return Promise.resolve({ done: true });
-    return handle.next(results);
+    return handle.next(results, signal);
   }
 
   /** Ends a SEARCH job, with the results of a batch still out; resolves to its final view. */
@@ -90,6 +113,17 @@ export class JobManager {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
     ]);
     clearTimeout(timer);
+  }
+
+  /** Throws RESOURCE_EXHAUSTED when the running jobs fill every place. */
+  private checkCapacity(): void {
+    const running = this.list().filter((j) => j.isRunning).length + this.starting;
+    if (running >= this.maxRunning) {
+      throw new ColtError(
+        Code.ResourceExhausted,
+        `${running} jobs are running, the most this daemon runs at once (${this.maxRunning}): wait for one to end or cancel one`,
+      );
+    }
   }
 
   private add(job: Job): void {

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 
 import { BridgeClient, BridgeScheduleSpace, type BridgeScheduleSpaceOptions } from '../bridge';
 import { Code, ColtError, hasCode } from '../errors';
-import { llmSearchWiring, type ModelPool } from '../llm';
+import { llmSearchWiring, type BucketName, type ModelPool } from '../llm';
 import type { Logger } from '../log';
 import { BuiltinProposer, Search, type MeasureOutcome, type MutatorInfo } from '../search';
 import type { Job } from './job';
@@ -15,12 +15,16 @@ import { openPoolFor, type JobEnv } from './tune-job';
 
 export interface SearchJobSpec {
   bridgeAddress: string;
+  /** What the client's bridge requires of its callers. */
+  bridgeToken?: string;
   taskId: string;
   maxTrials: number;
   trialsPerIter: number;
   seed: number;
   /** models.json; undefined: the default bucket (or none with llm false). */
   models?: string;
+  /** A bucket by name instead of a models file; undefined: the default bucket. */
+  bucket?: BucketName;
   llm: boolean;
   llmBudget?: number;
   name: string;
@@ -49,7 +53,8 @@ class Handover {
   private parked: Batch | undefined;
   /** The batch the client took: its results come with the next NextBatch or with EndSearch. */
   private out: Batch | undefined;
-  private waiter: (() => void) | undefined;
+  /** The NextBatch call waiting for a batch: woken by a batch or the end, refused when superseded. */
+  private waiter: { wake: () => void; refuse: (err: Error) => void } | undefined;
   private ended: { error?: Error } | undefined;
   private probe: NodeJS.Timeout | undefined;
 
@@ -75,22 +80,51 @@ class Handover {
     });
   }
 
-  /** The client's side: results of the batch it had (if any), then the next batch or the end. */
-  async next(results: ClientResult[]): Promise<NextBatch> {
-    if (this.waiter) throw new ColtError(Code.FailedPrecondition, 'another NextBatch call of this job is already waiting');
+  /**
+   * The client's side: results of the batch it had (if any), then the next batch or the end.
+   * `signal` aborts when the call's deadline passes or its client goes away: the call stops
+   * waiting, and a batch it took but could not deliver goes back to be handed out again. A
+   * newer call supersedes a waiting one (a client retrying after its deadline), never refused.
+   */
+  async next(results: ClientResult[], signal?: AbortSignal): Promise<NextBatch> {
+    if (signal?.aborted) throw callCancelled();
+    this.waiter?.refuse(new ColtError(Code.Interrupted, 'superseded by a newer NextBatch call of this job'));
+    this.waiter = undefined;
     this.deliver(results);
     for (;;) {
       if (this.parked) {
-        this.out = this.parked;
+        const batch = (this.out = this.parked);
         this.parked = undefined;
-        return { done: false, traces: this.out.traces };
+        // The answer may never reach the client: then the batch is handed out again.
+        signal?.addEventListener('abort', () => this.giveBack(batch), { once: true });
+        return { done: false, traces: batch.traces };
       }
       if (this.ended) {
         if (this.ended.error) throw this.ended.error;
         return { done: true };
       }
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await new Promise<void>((resolve, reject) => {
+        const waiter = { wake: resolve, refuse: reject };
+        this.waiter = waiter;
+        signal?.addEventListener(
+          'abort',
+          () => {
+            if (this.waiter !== waiter) return;
+            this.waiter = undefined;
+            reject(callCancelled());
+          },
+          { once: true },
+        );
+      });
     }
+  }
+
+  /** A batch taken by a call whose answer was lost goes back to the front of the queue. */
+  private giveBack(batch: Batch): void {
+    if (this.out !== batch) return;
+    this.out = undefined;
+    this.parked = batch;
+    this.wake();
   }
 
   /** The client is done (or the search is): a batch it never measured is not a trial. */
@@ -111,6 +145,8 @@ class Handover {
   private deliver(results: ClientResult[]): void {
     const out = this.out;
     if (!out) return;
+    // No result at all: the client never got the batch (its answer was lost on the way).
+    if (results.length === 0) return this.giveBack(out);
     this.out = undefined;
     const byTrace = new Map(results.map((r) => [r.traceJson, r]));
     out.resolve(out.traces.map((t) => outcomeOf(byTrace.get(t))));
@@ -119,7 +155,7 @@ class Handover {
   private wake(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
-    waiter?.();
+    waiter?.wake();
   }
 
   /** A client that died with a batch out would leave the search waiting for ever: look. */
@@ -141,6 +177,10 @@ class Handover {
     if (this.probe) clearInterval(this.probe);
     this.probe = undefined;
   }
+}
+
+function callCancelled(): ColtError {
+  return new ColtError(Code.Interrupted, 'the NextBatch call was cancelled or passed its deadline');
 }
 
 /** A trial the client never measured: the search does not count it. */
@@ -175,7 +215,8 @@ class ClientMeasuredSpace extends BridgeScheduleSpace {
 
 /** What the daemon's NextBatch and EndSearch drive. */
 export interface SearchHandle {
-  next(results: ClientResult[]): Promise<NextBatch>;
+  /** `signal`: the call's cancellation (deadline or client gone); see Handover.next. */
+  next(results: ClientResult[], signal?: AbortSignal): Promise<NextBatch>;
   /** Ends the search (a batch still out is not measured) and waits for the job's end. */
   end(results: ClientResult[]): Promise<void>;
 }
@@ -185,7 +226,7 @@ export interface SearchHandle {
  * Throws (before the job runs) when the bridge, its task or the models cannot be had.
  */
 export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job, logger: Logger): Promise<SearchHandle> {
-  const client = new BridgeClient(spec.bridgeAddress);
+  const client = new BridgeClient(spec.bridgeAddress, { token: spec.bridgeToken });
   let pool: ModelPool | undefined;
   try {
     const task = await client.getTask({ task_id: spec.taskId }).catch((err: unknown) => {
@@ -197,7 +238,7 @@ export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job,
       }
       throw err;
     });
-    pool = await openPoolFor({ models: spec.models, llm: spec.llm, llmBudget: spec.llmBudget }, env, {
+    pool = await openPoolFor({ models: spec.models, bucket: spec.bucket, llm: spec.llm, llmBudget: spec.llmBudget }, env, {
       onEvent: (e) => job.onEvent(e),
       local: { onLog: (line) => logger.debug(line) },
     });
@@ -251,7 +292,7 @@ export async function startSearchJob(spec: SearchJobSpec, env: JobEnv, job: Job,
         },
       );
     return {
-      next: (results) => handover.next(results),
+      next: (results, signal) => handover.next(results, signal),
       end: async (results) => {
         search.cancel();
         handover.abandon(results);

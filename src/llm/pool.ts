@@ -34,10 +34,22 @@ export interface BudgetSwitch {
   costUsd: number;
 }
 
+/** A model's means over its calls (cache hits excluded); null before its first call. */
+export interface PerCall {
+  secondsPerCall: number | null;
+  promptTokensPerCall: number | null;
+  completionTokensPerCall: number | null;
+}
+
+function perCall(s: LlmModelStats): PerCall {
+  const mean = (total: number) => (s.calls > 0 ? Math.round((total / s.calls) * 100) / 100 : null);
+  return { secondsPerCall: mean(s.waitMs / 1000), promptTokensPerCall: mean(s.promptTokens), completionTokensPerCall: mean(s.completionTokens) };
+}
+
 /** The LLM side of a run, for the summary. */
 export interface LlmSummary {
   /** The LLMs of the bucket (a built-in member makes no calls and is not listed). */
-  perModel: Record<string, LlmModelStats & { hitRate: number }>;
+  perModel: Record<string, LlmModelStats & PerCall & { hitRate: number }>;
   totals: {
     calls: number;
     cacheHits: number;
@@ -45,6 +57,8 @@ export interface LlmSummary {
     promptTokens: number;
     completionTokens: number;
     costUsd: number;
+    /** Time spent waiting for LLMs, all models together. */
+    waitMs: number;
   };
   largestModel: string;
   /** Share of calls (cache hits included) served by models other than the largest; null before any. */
@@ -422,18 +436,19 @@ export class ModelPool {
   /** The run's LLM account, for colt-summary.json and the final report. */
   summary(): LlmSummary {
     const perModel: LlmSummary['perModel'] = {};
-    const totals = { calls: 0, cacheHits: 0, errors: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+    const totals = { calls: 0, cacheHits: 0, errors: 0, promptTokens: 0, completionTokens: 0, costUsd: 0, waitMs: 0 };
     let served = 0;
     let servedBySmall = 0;
     for (const name of this.llmNames) {
       const s = this.account(name);
-      perModel[name] = { ...s, hitRate: hitRate(s) };
+      perModel[name] = { ...s, ...perCall(s), hitRate: hitRate(s) };
       totals.calls += s.calls;
       totals.cacheHits += s.cacheHits;
       totals.errors += s.errors;
       totals.promptTokens += s.promptTokens;
       totals.completionTokens += s.completionTokens;
       totals.costUsd += s.costUsd;
+      totals.waitMs += s.waitMs;
       served += s.calls + s.cacheHits;
       if (name !== this.largest) servedBySmall += s.calls + s.cacheHits;
     }

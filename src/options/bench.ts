@@ -2,11 +2,11 @@
 // value at once by flag. Flags arrive from commander as strings.
 import { z } from 'zod';
 
-import { costModel, integer, MEASURE_DEFAULTS, positiveNumber } from './fields';
+import { costModel, integer, LIMITS, MEASURE_DEFAULTS, positiveNumber } from './fields';
 import { targetOption, type TargetSpec } from './target';
 
 /** The strategies `colt bench` knows how to run. */
-export const STRATEGIES = ['colt', 'colt-no-llm', 'evolutionary', 'replay-trace'] as const;
+export const STRATEGIES = ['colt', 'colt-no-llm', 'colt-offline-3', 'colt-qwen', 'evolutionary', 'replay-trace'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export const BENCH_DEFAULTS = {
@@ -41,6 +41,7 @@ export const BENCH_FLAGS: Record<string, string> = {
   timeout: '--timeout',
   costModel: '--cost-model',
   models: '--models',
+  runTimeout: '--run-timeout',
 };
 
 function list(text: string): string[] {
@@ -50,7 +51,7 @@ function list(text: string): string[] {
     .filter(Boolean);
 }
 
-const BUDGETS = 'must be positive trial counts, e.g. 16,32,64';
+const BUDGETS = `must be positive trial counts up to ${LIMITS.trials}, e.g. 16,32,64`;
 
 export interface BenchOptionsContext {
   cores: number;
@@ -79,26 +80,29 @@ export function benchOptionsSchema(ctx: BenchOptionsContext) {
       .transform((text) => list(text).map(Number))
       .pipe(
         z
-          .array(z.number({ error: BUDGETS }).int({ error: BUDGETS }).min(1, { error: BUDGETS }))
-          .min(1, { error: BUDGETS }),
+          .array(z.number({ error: BUDGETS }).int({ error: BUDGETS }).min(1, { error: BUDGETS }).max(LIMITS.trials, { error: BUDGETS }))
+          .min(1, { error: BUDGETS })
+          .max(64, { error: 'must name at most 64 budgets' }),
       )
       .transform((xs) => [...new Set(xs)].sort((a, b) => a - b)),
-    seeds: integer(1).default(BENCH_DEFAULTS.seeds),
+    seeds: integer(1, LIMITS.benchSeeds).default(BENCH_DEFAULTS.seeds),
     out: z.string().trim().min(1, { error: 'must not be empty' }).default(BENCH_DEFAULTS.out),
     target: targetOption(ctx.cores, BENCH_DEFAULTS.target)
       // Every strategy must use the same thread count: make the default explicit.
       .transform((t): TargetSpec => (t.kind === 'llvm' && t['num-cores'] === undefined ? { ...t, 'num-cores': ctx.cores } : t))
       .refine((t) => t.kind === 'llvm', { error: 'colt bench compares on this CPU: give an llvm target' }),
-    perIter: integer(1).default(BENCH_DEFAULTS.perIter),
-    number: integer(1).default(BENCH_DEFAULTS.number),
-    repeat: integer(1).default(BENCH_DEFAULTS.repeat),
-    minRepeatMs: integer(0).default(BENCH_DEFAULTS.minRepeatMs),
-    timeout: positiveNumber().default(BENCH_DEFAULTS.timeout),
+    perIter: integer(1, LIMITS.perIter).default(BENCH_DEFAULTS.perIter),
+    number: integer(1, LIMITS.number).default(BENCH_DEFAULTS.number),
+    repeat: integer(1, LIMITS.repeat).default(BENCH_DEFAULTS.repeat),
+    minRepeatMs: integer(0, LIMITS.minRepeatMs).default(BENCH_DEFAULTS.minRepeatMs),
+    timeout: positiveNumber(LIMITS.timeout).default(BENCH_DEFAULTS.timeout),
     costModel: costModel(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
-    remeasureRounds: integer(1).default(BENCH_DEFAULTS.remeasureRounds),
-    remeasureRepeat: integer(1).default(BENCH_DEFAULTS.remeasureRepeat),
-    remeasureMinRepeatMs: integer(0).default(BENCH_DEFAULTS.remeasureMinRepeatMs),
+    /** Seconds before a run's process group is killed; default: derived from the trials and --timeout. */
+    runTimeout: positiveNumber(LIMITS.runTimeout).optional(),
+    remeasureRounds: integer(1, 1000).default(BENCH_DEFAULTS.remeasureRounds),
+    remeasureRepeat: integer(1, LIMITS.repeat).default(BENCH_DEFAULTS.remeasureRepeat),
+    remeasureMinRepeatMs: integer(0, LIMITS.minRepeatMs).default(BENCH_DEFAULTS.remeasureMinRepeatMs),
   });
 }
 

@@ -22,17 +22,48 @@ export function numeric(value: unknown): unknown {
   return value.trim() === '' ? NaN : Number(value);
 }
 
-export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  const message = `must be an integer >= ${min}`;
+/**
+ * Upper bounds on every number a command or request gives: far above what a real run asks for,
+ * low enough that no value makes a deadline vanish, a loop run for ever or a pool grow without
+ * end. `colt tune --help` states them.
+ */
+export const LIMITS = {
+  trials: 100_000,
+  perIter: 4096,
+  number: 10_000,
+  repeat: 10_000,
+  /** Milliseconds. */
+  minRepeatMs: 60_000,
+  /** Seconds: one build or run of one trial. */
+  timeout: 3600,
+  llmBudget: 100_000,
+  /** TVM seeds its random engine with a 31-bit value. */
+  seed: 2 ** 31 - 1,
+  rpcPriority: 1_000_000,
+  /** Seconds. */
+  rpcSessionTimeout: 86_400,
+  maxBridgeRestarts: 100,
+  benchSeeds: 100,
+  /** Seconds: one bench run, all its trials. */
+  runTimeout: 7 * 86_400,
+  /** Threads of an llvm target. */
+  numCores: 4096,
+} as const;
+
+export function integer(min: number, max: number) {
+  const message = `must be an integer >= ${min} and <= ${max}`;
   return z.preprocess(
     numeric,
-    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: `must be at most ${max}` }),
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
   );
 }
 
-export function positiveNumber() {
-  const message = 'must be a number > 0';
-  return z.preprocess(numeric, z.number({ error: message }).positive({ error: message }).finite({ error: message }));
+export function positiveNumber(max: number) {
+  const message = `must be a number > 0 and <= ${max}`;
+  return z.preprocess(
+    numeric,
+    z.number({ error: message }).positive({ error: message }).finite({ error: message }).max(max, { error: message }),
+  );
 }
 
 export function costModel() {

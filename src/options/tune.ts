@@ -2,7 +2,8 @@
 // bad values at once, by name. Flags arrive from commander as strings.
 import { z } from 'zod';
 
-import { costModel, integer, MEASURE_DEFAULTS, positiveNumber } from './fields';
+import { BUCKET_NAMES } from '../llm';
+import { costModel, integer, LIMITS, MEASURE_DEFAULTS, positiveNumber } from './fields';
 import { targetOption, type TargetSpec } from './target';
 import { workloadName } from './workload';
 
@@ -29,6 +30,7 @@ export const TUNE_FLAGS: Record<string, string> = {
   checkResults: '--no-check-results',
   costModel: '--cost-model',
   models: '--models',
+  bucket: '--bucket',
   llm: '--no-llm',
   llmBudget: '--llm-budget',
   json: '--json',
@@ -58,11 +60,11 @@ function trackerAddress() {
   });
 }
 
+const NUM_CORES = `must be an integer >= 1 and <= ${LIMITS.numCores}`;
+
 const targetObject = z.looseObject({
   kind: z.string().min(1, { error: 'must be a non-empty string' }),
-  'num-cores': z.number({ error: 'must be an integer >= 1' }).int({ error: 'must be an integer >= 1' }).min(1, {
-    error: 'must be an integer >= 1',
-  }).optional(),
+  'num-cores': z.number({ error: NUM_CORES }).int({ error: NUM_CORES }).min(1, { error: NUM_CORES }).max(LIMITS.numCores, { error: NUM_CORES }).optional(),
 });
 
 export interface TuneOptionsContext {
@@ -78,37 +80,41 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
       .min(1, { error: 'is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file' }),
     target: targetOption(ctx.cores, TUNE_DEFAULTS.target)
       .pipe(targetObject),
-    trials: integer(1).default(TUNE_DEFAULTS.trials),
-    perIter: integer(1).default(TUNE_DEFAULTS.perIter),
+    trials: integer(1, LIMITS.trials).default(TUNE_DEFAULTS.trials),
+    perIter: integer(1, LIMITS.perIter).default(TUNE_DEFAULTS.perIter),
     workDir: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
-    seed: integer(0).default(TUNE_DEFAULTS.seed),
-    number: integer(1).default(TUNE_DEFAULTS.number),
-    repeat: integer(1).default(TUNE_DEFAULTS.repeat),
-    minRepeatMs: integer(0).default(TUNE_DEFAULTS.minRepeatMs),
-    timeout: positiveNumber().default(TUNE_DEFAULTS.timeout),
+    seed: integer(0, LIMITS.seed).default(TUNE_DEFAULTS.seed),
+    number: integer(1, LIMITS.number).default(TUNE_DEFAULTS.number),
+    repeat: integer(1, LIMITS.repeat).default(TUNE_DEFAULTS.repeat),
+    minRepeatMs: integer(0, LIMITS.minRepeatMs).default(TUNE_DEFAULTS.minRepeatMs),
+    timeout: positiveNumber(LIMITS.timeout).default(TUNE_DEFAULTS.timeout),
     /** false (--no-check-results): trials are not compared with the untuned build's outputs. */
     checkResults: z.boolean().default(true),
     costModel: costModel(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
+    /** A bucket by name (src/llm/default-bucket.ts); none: the default, offline. */
+    bucket: z.enum(BUCKET_NAMES, { error: `must be one of ${BUCKET_NAMES.join(', ')}` }).optional(),
     /** false (--no-llm): the built-in proposer alone, even when the bundled model is there. */
     llm: z.boolean().default(true),
     /** LLM calls for the run; default: the bundled model's 12, or the models file's llmBudget. */
-    llmBudget: integer(0).optional(),
+    llmBudget: integer(0, LIMITS.llmBudget).optional(),
     json: z.boolean().default(false),
     /** Runs go to the devices of this TVM RPC tracker (builds stay here); none: this machine. */
     rpcTracker: trackerAddress().optional(),
     rpcKey: z.string().trim().min(1, { error: 'must not be empty' }).optional(),
-    rpcPriority: integer(0).default(TUNE_DEFAULTS.rpcPriority),
+    rpcPriority: integer(0, LIMITS.rpcPriority).default(TUNE_DEFAULTS.rpcPriority),
     /** Default: --timeout. */
-    rpcSessionTimeout: positiveNumber().optional(),
+    rpcSessionTimeout: positiveNumber(LIMITS.rpcSessionTimeout).optional(),
     resume: z.boolean().default(false),
     /** A work dir that holds a run: move that run aside (never deleted) and start afresh. */
     force: z.boolean().default(false),
     tuningRecords: z.string().trim().min(1, { error: 'must name a work dir' }).optional(),
-    maxBridgeRestarts: integer(0).default(TUNE_DEFAULTS.maxBridgeRestarts),
+    maxBridgeRestarts: integer(0, LIMITS.maxBridgeRestarts).default(TUNE_DEFAULTS.maxBridgeRestarts),
   }).superRefine((o, zctx) => {
     if (o.force && o.resume) zctx.addIssue({ code: 'custom', path: ['force'], message: 'cannot be combined with --resume' });
     if (o.models !== undefined && !o.llm) zctx.addIssue({ code: 'custom', path: ['llm'], message: 'cannot be combined with --models' });
+    if (o.bucket !== undefined && o.models !== undefined) zctx.addIssue({ code: 'custom', path: ['bucket'], message: 'cannot be combined with --models' });
+    if (o.bucket !== undefined && !o.llm) zctx.addIssue({ code: 'custom', path: ['llm'], message: 'cannot be combined with --bucket' });
     if (o.rpcTracker && !o.rpcKey) zctx.addIssue({ code: 'custom', path: ['rpcKey'], message: 'is required with --rpc-tracker' });
     if (o.rpcKey && !o.rpcTracker) zctx.addIssue({ code: 'custom', path: ['rpcTracker'], message: 'is required with --rpc-key' });
   });
@@ -148,9 +154,15 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 export function parseTuneOptions(raw: Record<string, unknown>, ctx: TuneOptionsContext): ParseResult {
   const result = tuneOptionsSchema(ctx).safeParse(raw);
   if (!result.success) {
+    // One complaint per value: 1e300 is too large, not also "not an integer".
+    const seen = new Set<string>();
+    const issues = result.error.issues.filter((issue) => {
+      const key = issue.path.map(String).join('.');
+      return !seen.has(key) && Boolean(seen.add(key));
+    });
     return {
       ok: false,
-      issues: result.error.issues.map((issue) => {
+      issues: issues.map((issue) => {
         const given = valueAt(raw, issue.path);
         const shown = typeof given === 'string' || typeof given === 'number' ? ` (got ${JSON.stringify(given)})` : '';
         // A target that is not JSON already quotes itself.

@@ -73,7 +73,12 @@ export function describeOutcome(summary: TuneSummary): string {
   if (!llm) {
     parts.push('Proposer: built-in (no LLM configured).');
   } else {
-    const calls = Object.entries(llm.perModel).map(([name, m]) => `${name} ${m.calls}`);
+    const calls = Object.entries(llm.perModel).map(([name, m]) =>
+      // Older summaries (and resumed runs' checkpoints) may lack the means.
+      m.secondsPerCall == null
+        ? `${name} ${m.calls}`
+        : `${name} ${m.calls} (${m.secondsPerCall.toFixed(1)} s, ${Math.round(m.promptTokensPerCall ?? 0)}+${Math.round(m.completionTokensPerCall ?? 0)} tokens a call)`,
+    );
     parts.push(
       `LLM calls: ${calls.join(', ')}; $${llm.totals.costUsd.toFixed(4)}; ` +
         // With one LLM, every call is the largest model's: no share worth a word.

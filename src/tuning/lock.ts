@@ -10,38 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Code, ColtError } from '../errors';
+import { identify, sameProcess, type ProcessIdentity } from '../process/liveness';
 
 export const LOCK_FILE = 'colt.lock';
 
-interface Holder {
-  pid: number;
-  /** The process's start time in clock ticks since boot (/proc/<pid>/stat, field 22). */
-  startTime: string;
-}
-
-/** This process's (or pid's) start time; '' where /proc cannot tell. */
-export function processStartTime(pid: number): string {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name, in parentheses, may hold spaces: count fields after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-function alive(holder: Holder): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    // EPERM: a process of another user has the pid: not ours, so not our holder either, unless
-    // the start time says it is the same process.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const started = processStartTime(holder.pid);
-  return started === '' || holder.startTime === '' || started === holder.startTime;
-}
+/** The holder: its pid and start time (src/process/liveness.ts). */
+type Holder = ProcessIdentity;
 
 function readHolder(file: string): Holder | undefined {
   try {
@@ -66,7 +40,7 @@ export class WorkDirLock {
   /** Takes the work dir's lock, or throws FAILED_PRECONDITION naming the run that holds it. */
   static acquire(workDir: string): WorkDirLock {
     const file = path.join(workDir, LOCK_FILE);
-    const me: Holder = { pid: process.pid, startTime: processStartTime(process.pid) };
+    const me: Holder = identify(process.pid);
     for (let attempt = 0; ; attempt++) {
       try {
         const fd = fs.openSync(file, 'wx', 0o644);
@@ -82,7 +56,7 @@ export class WorkDirLock {
         }
       }
       const holder = readHolder(file);
-      if (holder && alive(holder)) {
+      if (holder && sameProcess(holder.pid, holder.startTime)) {
         const who = holder.pid === process.pid ? 'another job of this process' : `process ${holder.pid}`;
         throw new ColtError(
           Code.FailedPrecondition,

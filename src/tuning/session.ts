@@ -21,7 +21,7 @@ import {
   type SearchResult,
   type SearchSnapshot,
 } from '../search';
-import { writeCheckpoint, type Checkpoint } from './checkpoint';
+import { CheckpointWriter, type Checkpoint } from './checkpoint';
 
 export interface TunedTask {
   taskName: string;
@@ -54,6 +54,8 @@ export interface TuneSessionConfig {
   resume?: { checkpoint?: Checkpoint };
   /** `--tuning-records`: another run's work dir to warm-start from. */
   warmStartDir?: string;
+  /** Writes the run's checkpoints; by default one coalescing writer into workDir. */
+  checkpoints?: CheckpointWriter;
   /** Once, when the task is first open and the untuned build measured. */
   onTask: (task: OpenedTask) => void;
   onEvent: (event: SearchEvent) => void;
@@ -124,8 +126,19 @@ export class TuneSession {
   private lastCheckpoint: Checkpoint | undefined;
   private llm: LlmRunState | undefined;
   private checkpointWarned = false;
+  private readonly checkpoints: CheckpointWriter;
 
-  constructor(private readonly config: TuneSessionConfig) {}
+  constructor(private readonly config: TuneSessionConfig) {
+    this.checkpoints =
+      config.checkpoints ??
+      new CheckpointWriter(config.workDir, {
+        // The run goes on: the database still holds every trial, and a resume rebuilds from it.
+        onError: (err) => {
+          if (!this.checkpointWarned) config.logger.warn(`cannot write the checkpoint: ${err.message}`);
+          this.checkpointWarned = true;
+        },
+      });
+  }
 
   /** Stops the search at the next step boundary (the batch in flight finishes), or the start. */
   cancel(): void {
@@ -138,6 +151,15 @@ export class TuneSession {
    * options.maxBridgeRestarts times). undefined when cancelled before the search began.
    */
   async run(wiring: SearchWiring): Promise<TunedTask | undefined> {
+    try {
+      return await this.runToEnd(wiring);
+    } finally {
+      // Whatever ends the run, the last state reaches the disk before the run says it ended.
+      await this.checkpoints.flush();
+    }
+  }
+
+  private async runToEnd(wiring: SearchWiring): Promise<TunedTask | undefined> {
     const { options, logger, workDir } = this.config;
     let restarts = 0;
     let snapshot = this.config.resume?.checkpoint?.search;
@@ -146,7 +168,7 @@ export class TuneSession {
       // Once per run: a restarted bridge finds the LLM side as it is, with everything spent since.
       const saved = this.config.resume?.checkpoint?.llm;
       if (saved !== undefined) this.llm.restore(saved);
-      this.llm.onChange(() => this.writeCheckpoint());
+      this.llm.onChange(() => this.writeCheckpoint(false));
     }
     for (;;) {
       this.host = await this.config.startHost();
@@ -287,26 +309,20 @@ export class TuneSession {
       savedAt: '',
       search: snapshot,
     };
-    this.writeCheckpoint();
+    this.writeCheckpoint(true);
   }
 
   /**
-   * Writes the last checkpoint with the LLM side as it is now. Also called between batches,
-   * whenever an LLM call is booked (the search's part stays the last batch's): a run killed
-   * during an expansion must not resume with calls it has already spent.
+   * Saves the last checkpoint with the LLM side as it is now: at once after a batch (`now`), and,
+   * coalesced, when an LLM call is booked between batches (the search's part stays the last
+   * batch's): a run killed during an expansion must not resume with many calls it has spent.
    */
-  private writeCheckpoint(): void {
+  private writeCheckpoint(now: boolean): void {
     const base = this.lastCheckpoint ?? this.config.resume?.checkpoint;
     if (!base) return;
     // A run without LLMs keeps the LLM state it resumed from for the next run that has them.
     const llm = this.llm ? this.llm.snapshot() : base.llm;
-    try {
-      writeCheckpoint(this.config.workDir, { ...base, savedAt: new Date().toISOString(), ...(llm !== undefined ? { llm } : {}) });
-    } catch (err) {
-      // The run goes on: the database still holds every trial, and a resume rebuilds from it.
-      if (!this.checkpointWarned) this.config.logger.warn(`cannot write the checkpoint: ${(err as Error).message}`);
-      this.checkpointWarned = true;
-    }
+    this.checkpoints.save({ ...base, savedAt: new Date().toISOString(), ...(llm !== undefined ? { llm } : {}) }, now);
   }
 
   /** The untuned build's latency in µs; a failure here costs the comparison, not the run. */

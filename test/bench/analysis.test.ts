@@ -56,7 +56,59 @@ describe('analyzeBench', () => {
         remeasured: { targetUs: 150, coltBudget: 2 },
       },
     ]);
-    expect(a.geomeanSampleEfficiency).toEqual([{ colt: 'colt', baseline: 'evolutionary', value: 2, reached: 2, of: 2 }]);
+    expect(a.geomeanSampleEfficiency).toEqual([
+      { colt: 'colt', baseline: 'evolutionary', value: 2, reached: 2, of: 2, trials: 2, trialsAtLeast: 2 },
+    ]);
+  });
+
+  it('says honestly where COLT never reached the target: no geomean, a lower bound counting it as one trial past the budget', () => {
+    const bench = twoWorkloads();
+    // On C2D:0 COLT never gets below 160, evolutionary reaches 150.
+    for (const r of bench.runs.filter((x) => x.workload === 'C2D:0' && x.strategy === 'colt')) {
+      r.curveUs = [300, 200, 180, 160];
+      r.trialLatenciesUs = [300, 200, 180, 160];
+    }
+    const b = analyzeBench(bench);
+    expect(b.workloads[1].sampleEfficiency[0]).toMatchObject({ coltTrials: null, ratio: null, targetUs: 150 });
+    // GMM:1 reached in 2 trials; C2D:0 not within 4, so at least 5: geomean >= sqrt(2 * 5).
+    expect(b.geomeanSampleEfficiency[0]).toMatchObject({ value: null, reached: 1, of: 2, trials: null });
+    expect(b.geomeanSampleEfficiency[0].trialsAtLeast).toBeCloseTo(Math.sqrt(10), 12);
+  });
+
+  it('puts a bootstrap interval on each geometric mean ratio, around it, the same on every call', () => {
+    const bench = twoWorkloads();
+    const at4 = analyzeBench(bench).geomeanRatios.find((r) => r.budget === 4)!;
+    // Seeds of COLT re-measured at 4: 90, 80, 100 (median 90); evolutionary 150 on every seed.
+    expect(at4.interval).toMatchObject({ value: at4.value, level: 0.9, workloads: 2 });
+    expect(at4.interval!.low).toBeLessThanOrEqual(at4.value!);
+    expect(at4.interval!.high).toBeGreaterThanOrEqual(at4.value!);
+    // The extremes any resample can reach: every seed drawn as COLT's slowest (100) or fastest (80).
+    expect(at4.interval!.low).toBeGreaterThanOrEqual(150 / 100 - 1e-12);
+    expect(at4.interval!.high).toBeLessThanOrEqual(150 / 80 + 1e-12);
+    expect(analyzeBench(bench).geomeanRatios).toEqual(analyzeBench(bench).geomeanRatios);
+  });
+
+  it('gives wall times per strategy on one clock: to each budget, to the first record, and the search overhead', () => {
+    const bench = twoWorkloads();
+    for (const r of bench.runs) {
+      const colt = r.strategy === 'colt';
+      r.recordSeenSec = colt ? [30, 30, 40, 40] : [10, 10, 30, 30];
+      r.wallSeconds = colt
+        ? { total: 50, process: 51, startup: 25, search: 4, predict: 2, buildMeasure: 19, llmWait: 3, firstRecord: 30 }
+        : { total: 40, process: 41, startup: 5, tune: 35, firstRecord: 10 };
+    }
+    const b = analyzeBench(bench);
+    const colt = b.wall.find((w) => w.strategy === 'colt')!;
+    expect(colt).toMatchObject({ runs: 6, totalSec: 50, firstRecordSec: 30, startupSec: 25, atBudgetSec: { 2: 30, 4: 40 } });
+    // (4 + 2 - 3) / 50 on every run; LLM waits 3 / 50.
+    expect(colt.searchOverheadShare).toBeCloseTo(0.06, 12);
+    expect(colt.llmWaitShare).toBeCloseTo(0.06, 12);
+    expect(b.wall.find((w) => w.strategy === 'evolutionary')).toMatchObject({ searchOverheadShare: null, llmWaitShare: null, atBudgetSec: { 2: 10, 4: 30 } });
+    expect(b.wallRatios.map((r) => [r.colt, r.baseline, r.at, Number(r.value!.toFixed(9))])).toEqual([
+      ['colt', 'evolutionary', 2, 3],
+      ['colt', 'evolutionary', 4, Number((40 / 30).toFixed(9))],
+      ['colt', 'evolutionary', 'firstRecord', 3],
+    ]);
   });
 
   it('puts each strategy\'s best against numpy/OpenBLAS on the same operation', () => {

@@ -37,7 +37,7 @@ describe('colt bench (GMM:0, colt vs evolutionary, 8 trials, 1 seed)', () => {
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stderr).toMatch(/^bench: run 1\/2: GMM:0 colt seed 0$/m);
     expect(run.stderr).toMatch(/^bench: run 2\/2: GMM:0 evolutionary seed 0: 8 trials, best [\d.]+ us/m);
-    expect(run.stdout).toMatch(/^evolutionary \/ colt @8 trials \(geometric mean\): [\d.]+x$/m);
+    expect(run.stdout).toMatch(/^evolutionary \/ colt @8 trials \(geometric mean\): [\d.]+x \(90% interval [\d.]+x-[\d.]+x\)$/m);
     expect(run.stdout).toContain(`Report: ${path.join(out, 'report.html')}`);
   });
 
@@ -55,7 +55,14 @@ describe('colt bench (GMM:0, colt vs evolutionary, 8 trials, 1 seed)', () => {
         if (r.curveUs[i - 1] !== null) expect(r.curveUs[i]).toBeLessThanOrEqual(r.curveUs[i - 1] as number);
       }
       expect(fs.existsSync(path.join(out, r.workDir, 'database_tuning_record.json'))).toBe(true);
+      // When each trial appeared, on the bench's own clock: never decreasing, within the run.
+      expect(r.recordSeenSec).toHaveLength(8);
+      const seen = r.recordSeenSec!;
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
+      expect(r.wallSeconds.firstRecord).toBe(seen[0]);
+      expect(seen[7]).toBeLessThanOrEqual(r.wallSeconds.process + 0.01);
     }
+    expect(result.settings.runTimeoutSec).toBe(900 + 8 * (2 * 30 + 30));
   });
 
   it('re-measures each run\'s best schedule beside numpy, and records how', () => {
@@ -69,6 +76,10 @@ describe('colt bench (GMM:0, colt vs evolutionary, 8 trials, 1 seed)', () => {
       env: { TVM_NUM_THREADS: String(result.settings.numCores), OPENBLAS_NUM_THREADS: String(result.settings.numCores) },
     });
     expect(result.machine).toMatchObject({ tvm: '0.27.0.post1', cpuModel: expect.any(String) });
+    // Fair BLAS: the re-measurement records which OpenBLAS kernel numpy ran, without the variables that pin one.
+    expect(result.settings.blasRuntime).toEqual([expect.objectContaining({ internal_api: 'openblas', architecture: expect.any(String) })]);
+    expect(result.settings.remeasureEnv).toMatchObject({ OPENBLAS_CORETYPE: null, OPENBLAS_L2_SIZE: null });
+    expect(result.notes.join('\n')).toMatch(/numpy's OpenBLAS in the re-measurement: openblas [\d.]+, kernel \w+, \d+ threads/);
     expect(result.status).toBe('done');
   });
 

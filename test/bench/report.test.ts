@@ -1,5 +1,5 @@
 // The report page from a bench result in memory: plots, tables, settings; nothing fetched.
-import { logTicks, parseBench, Progress, renderCurvePlot, renderReport } from '../../src/bench';
+import { logTicks, parseBench, Progress, renderCurvePlot, renderReport, targetLines } from '../../src/bench';
 import { benchOf, run } from './fixtures';
 
 const BUDGETS = [2, 4];
@@ -42,6 +42,28 @@ describe('renderReport', () => {
     expect(html).toContain('80%'); // 72 / 90
   });
 
+  it('shows each geometric mean with its 90% bootstrap interval', () => {
+    const two = bench();
+    two.runs.push(run('GMM:1', 'colt', 1, [300, 120, 120, 120], { 2: 120, 4: 120 }, BUDGETS));
+    const page = renderReport(two);
+    // Seeds of COLT at 4 trials: 90 and 120; evolutionary 150. Resamples give 150/120, 150/105 or 150/90.
+    const cells = [...page.matchAll(/<span class="range interval" title="90% bootstrap interval, 2000 resamples">([^<]+)<\/span>/g)].map((m) => m[1]);
+    expect(cells).toEqual([`${(200 / 120).toFixed(2)}×–${(200 / 100).toFixed(2)}×`, `${(150 / 120).toFixed(2)}×–${(150 / 90).toFixed(2)}×`]);
+    expect(page).toContain('90% bootstrap interval: workloads resampled with replacement, then each side');
+  });
+
+  it('shows the wall times, on one clock for every strategy', () => {
+    const b = bench();
+    b.runs[0].recordSeenSec = [30, 30, 40, 40];
+    b.runs[0].wallSeconds = { total: 50, search: 1, predict: 1, buildMeasure: 40, startup: 8, firstRecord: 30 };
+    b.runs[1].recordSeenSec = [10, 10, 20, 20];
+    b.runs[1].wallSeconds = { total: 25, startup: 5, firstRecord: 10 };
+    const page = renderReport(b);
+    expect(page).toContain('<h2>Wall time</h2>');
+    expect(page).toMatch(/colt<\/th><td>30 s<\/td><td>40 s<\/td><td>50 s<\/td><td>30 s<\/td><td>8 s<\/td><td>4%<\/td>/);
+    expect(page).toMatch(/colt \/ evolutionary<\/th><td>3\.00×<\/td><td>2\.00×<\/td><td>–<\/td><td>3\.00×<\/td>/);
+  });
+
   it('records how it was measured', () => {
     expect(html).toContain('Test CPU');
     expect(html).toContain('number 3, repeat 1, min_repeat_ms 40');
@@ -52,6 +74,17 @@ describe('renderReport', () => {
     const b = bench();
     b.notes = ['<b>&'];
     expect(renderReport(b)).toContain('&lt;b&gt;&amp;');
+  });
+});
+
+describe('targetLines', () => {
+  it('gives a PASS or FAIL line per target, with its number', () => {
+    const lines = targetLines(bench());
+    expect(lines[0]).toBe('Targets for colt:');
+    expect(lines.slice(1).every((l) => /^(PASS|FAIL) {2}\S.*: \S/.test(l))).toBe(true);
+    // Budgets 2 and 4: no 32- or 64-trial ratio to judge.
+    expect(lines[1]).toBe("FAIL  evolutionary / colt >= 1.3x at 32 trials (geomean), its interval's lower end above 1.0: not measured (no 32-trial budget)");
+    expect(lines).toContain("PASS  evolutionary's 4-trial best reached within 16 trials (geomean): 2.0 trials (all 1 workloads reached it)");
   });
 });
 

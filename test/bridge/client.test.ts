@@ -7,17 +7,9 @@ import path from 'node:path';
 import { BridgeScheduleSpace, startBridge, type BridgeProcess } from '../../src/bridge';
 import { Code, ColtError } from '../../src/errors';
 import type { OpenTaskResponse__Output } from '../../src/generated/colt/v1/OpenTaskResponse';
+import { isAlive as alive } from '../cli/colt-process';
 
 const TARGET = JSON.stringify({ kind: 'llvm', 'num-cores': 2 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function rejection(p: Promise<unknown>): Promise<ColtError> {
   try {

@@ -90,3 +90,18 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** The bridge a process started: its child running colt_bridge. */
+export function bridgeOf(parent: number): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('colt_bridge')) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}

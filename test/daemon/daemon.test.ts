@@ -14,7 +14,7 @@ import type { JobEvent__Output } from '../../src/generated/colt/v1/JobEvent';
 import type { TuneRequest } from '../../src/generated/colt/v1/TuneRequest';
 import type { TunerClient } from '../../src/generated/colt/v1/Tuner';
 import type { ProtoGrpcType } from '../../src/generated/tuner';
-import { ensureBuilt, REPO, startColt, type Running } from '../cli/colt-process';
+import { ensureBuilt, REPO, startColt, userEnv, type Running } from '../cli/colt-process';
 
 let daemon: Running;
 let address: string;
@@ -25,6 +25,17 @@ function unary<Req, Res>(method: (req: Req, cb: (err: grpc.ServiceError | null, 
   return new Promise((resolve, reject) => {
     method.call(client, req, (err, res) => (err ? reject(err) : resolve(res as Res)));
   });
+}
+
+/** Sends the daemon's token with every call, as colt_tvm does. */
+function withToken(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
 }
 
 /** Runs a Tune call to its end; onEvent sees each event as it comes. */
@@ -44,17 +55,25 @@ function tuneCall(request: TuneRequest, onEvent: (e: JobEvent__Output) => void =
 beforeAll(async () => {
   ensureBuilt();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'colt-daemon-'));
-  daemon = startColt(['daemon', '--listen', '127.0.0.1:0']);
+  // Its token file goes to a per-user folder of this test's own.
+  const env = userEnv({ XDG_RUNTIME_DIR: tmp });
+  delete env.COLT_TOKEN;
+  daemon = startColt(['daemon', '--listen', '127.0.0.1:0'], { env });
+  let tokenFile = '';
   address = await new Promise<string>((resolve, reject) => {
     daemon.onLine((line) => {
-      const m = /^COLT_DAEMON_READY address=(\S+) pid=(\d+)$/.exec(line);
-      if (m) resolve(m[1]);
+      const m = /^COLT_DAEMON_READY address=(\S+) pid=(\d+) token_file=(\S+)$/.exec(line);
+      if (m) {
+        tokenFile = m[3];
+        resolve(m[1]);
+      }
     });
     void daemon.done.then((f) => reject(new Error(`the daemon exited (${f.code}) before it was ready: ${f.stderr}`)));
   });
   const definition = protoLoader.loadSync(path.join(REPO, 'proto', 'colt', 'v1', 'tuner.proto'), PROTO_LOADER_OPTIONS);
   const proto = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
-  client = new proto.colt.v1.Tuner(address, grpc.credentials.createInsecure());
+  const token = fs.readFileSync(tokenFile, 'utf8').trim();
+  client = new proto.colt.v1.Tuner(address, grpc.credentials.createInsecure(), { interceptors: [withToken(token)] });
 });
 
 afterAll(async () => {
@@ -101,6 +120,23 @@ test('bad requests are refused with one clear line and the right status', async 
   expect(last.state).toBe('FAILED');
   expect(last.error).toMatch(/unknown workload 'NOPE'/);
   expect(last.exit_code).toBe(2);
+});
+
+test('a Tune request naming a TVMScript file that is not only TVMScript fails in one line, and the payload never runs', async () => {
+  const sentinel = path.join(tmp, 'sentinel');
+  const file = path.join(tmp, 'evil.py');
+  fs.writeFileSync(
+    file,
+    'from tvm.script import tirx as T\n\n@T.prim_func\ndef main(A: T.Buffer((4,), "float32")):\n' +
+      `    T.evaluate(T.evaluate.__globals__["__builtins__"]["__import__"]("pathlib").Path(${JSON.stringify(sentinel)}).write_text("x"))\n`,
+  );
+  const events = await tuneCall({ workload: file, trials: 4, no_llm: true, work_dir: path.join(tmp, 'evil') });
+  const last = events.at(-1)?.job as Job__Output;
+  expect(last.state).toBe('FAILED');
+  expect(last.error).toMatch(/line 5: .*not allowed in TVMScript/);
+  expect(last.error).not.toContain('\n');
+  expect(last.exit_code).toBe(2);
+  expect(fs.existsSync(sentinel)).toBe(false);
 });
 
 test('three concurrent Tune calls keep their own budgets; cancelling one leaves the others alone', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Code, ColtError } from '../../src/errors';
-import { largestModel, loadModelsConfig, modelSizes, parseModelsConfig } from '../../src/llm/config';
+import { ApiKeys, isLoopbackHost, largestModel, loadModelsConfig, modelSizes, parseModelsConfig } from '../../src/llm/config';
 
 const good = {
   models: [
@@ -97,7 +97,7 @@ describe('models.json', () => {
     expect(issuesOf([])).toEqual(['(top level): expected a JSON object with a "models" list']);
     expect(issuesOf({ models: [] })).toEqual(['models: expected at least one model']);
     expect(issuesOf({})).toEqual(['models: is required']);
-    expect(issuesOf({ models: [{ name: 'a', baseURL: 'http://x/v1', params: 1, apiKeyEnv: 'sk-abc123' }] })).toEqual([
+    expect(issuesOf({ models: [{ name: 'a', baseURL: 'https://x/v1', params: 1, apiKeyEnv: 'sk-abc123' }] })).toEqual([
       'models.0.apiKeyEnv: expected an environment variable name like OPENAI_API_KEY',
     ]);
   });
@@ -114,11 +114,44 @@ describe('models.json', () => {
 
       expect(() => loadModelsConfig(path.join(dir, 'nope.json'))).toThrow(`cannot read models file ${dir}/nope.json: no such file`);
       fs.writeFileSync(file, '{"models": [ {"name": "a",, } ]');
-      expect(() => loadModelsConfig(file)).toThrow(new RegExp(`^${file} is not valid JSON: [^\\n]+$`));
+      expect(() => loadModelsConfig(file)).toThrow(`models file ${file} is not valid JSON (line 1, column 27)`);
+      fs.writeFileSync(file, '{"secret": "hunter2", "token": "abc"}');
+      expect(() => loadModelsConfig(file)).toThrow(`models file ${file} is not a models file: expected a JSON object with a "models" list`);
       fs.writeFileSync(file, '{"models": [{"name": "a", "baseURL": "http://x/v1"}]}');
       expect(() => loadModelsConfig(file)).toThrow(
         expect.objectContaining({ code: Code.InvalidArgument, message: `invalid ${file}: models.0.params: is required` }),
       );
+    });
+  });
+
+  describe('keys go only over https or to loopback', () => {
+    const keyed = (baseURL: string, extra: Record<string, unknown> = {}) => ({
+      models: [{ name: 'a', baseURL, apiKeyEnv: 'SOME_KEY', params: 1, ...extra }],
+    });
+
+    it('refuses plain http to another host when the model has a key, naming the way out', () => {
+      for (const url of ['http://192.0.2.1/v1', 'http://api.example.com:8080/v1', 'http://10.0.0.5/v1', 'http://[2001:db8::1]/v1', 'http://127.0.0.1.nip.io/v1']) {
+        const issues = issuesOf(keyed(url));
+        expect(issues).toHaveLength(1);
+        expect(issues[0]).toMatch(/^models\.0\.baseURL: plain http to \S+ would send the key in \$SOME_KEY unencrypted: use https .*"insecureHttp": true$/);
+      }
+    });
+
+    it('lets https, loopback, key-less models and an explicit insecureHttp through', () => {
+      for (const url of ['https://api.example.com/v1', 'http://127.0.0.1:8080/v1', 'http://127.9.9.9/v1', 'http://localhost:1234/v1', 'http://[::1]:8080/v1']) {
+        expect(() => parseModelsConfig(keyed(url))).not.toThrow();
+      }
+      expect(() => parseModelsConfig({ models: [{ name: 'a', baseURL: 'http://192.0.2.1/v1', params: 1 }] })).not.toThrow();
+      expect(() => parseModelsConfig(keyed('http://192.0.2.1/v1', { insecureHttp: true }))).not.toThrow();
+      expect(isLoopbackHost('[::1]') && isLoopbackHost('LOCALHOST') && !isLoopbackHost('128.0.0.1')).toBe(true);
+    });
+
+    it("checks $OPENAI_BASE_URL for a keyed model without a baseURL, at start-up", () => {
+      const config = parseModelsConfig({ models: [{ name: 'a', apiKeyEnv: 'SOME_KEY', params: 1 }] });
+      expect(() => ApiKeys.fromEnv(config, { SOME_KEY: 'sk-1', OPENAI_BASE_URL: 'http://192.0.2.1/v1' })).toThrow(
+        /^\$OPENAI_BASE_URL \(the endpoint of a\): plain http to 192\.0\.2\.1 would send the key/,
+      );
+      expect(ApiKeys.fromEnv(config, { SOME_KEY: 'sk-1', OPENAI_BASE_URL: 'https://proxy.example.com/v1' }).get('a')).toBe('sk-1');
     });
   });
 });

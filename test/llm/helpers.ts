@@ -1,5 +1,6 @@
 // Shared set-up for the LLM tests: configs pointing at the fake server, a pool with instant
 // backoff, and a proposal context over the in-memory fake space.
+import { ColtError } from '../../src/errors';
 import { ApiKeys, parseModelsConfig, type ModelsConfig } from '../../src/llm/config';
 import type { LlmEvent } from '../../src/llm/events';
 import { ModelPool, type ModelPoolOptions } from '../../src/llm/pool';
@@ -60,3 +61,13 @@ export function contextFor(models: string[], overrides: Partial<ProposalContext>
 
 export const ofType = <T extends LlmEvent['type']>(events: readonly LlmEvent[], type: T) =>
   events.filter((e): e is Extract<LlmEvent, { type: T }> => e.type === type);
+
+/** The ColtError a promise rejects with (a test failure if it resolves or throws anything else). */
+export async function failure(p: Promise<unknown>): Promise<ColtError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ColtError);
+  return err as ColtError;
+}

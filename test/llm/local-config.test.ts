@@ -83,8 +83,11 @@ describe('models.json with local and built-in members', () => {
     expect(pool.summary().perModel).toEqual({});
   });
 
-  it('gives a local model half the cores, at least 1 and at most 4', () => {
-    expect([1, 2, 3, 4, 8, 64].map(defaultThreads)).toEqual([1, 1, 1, 2, 4, 4]);
+  it('gives a local model the idle cores: at most half the cores and 4, at least 1', () => {
+    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultThreads(cores, 0))).toEqual([1, 1, 1, 2, 4, 4]);
+    // Busy cores are not idle ones: only what the load leaves, still at least 1.
+    expect([0.5, 3.2, 6.9, 7.5, 20].map((load) => defaultThreads(8, load))).toEqual([4, 4, 1, 1, 1]);
+    expect(defaultThreads(2, 1.9)).toBe(1);
   });
 });
 

@@ -38,9 +38,9 @@ describe('parseBenchOptions', () => {
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.issues).toEqual([
-      expect.stringMatching(/^--strategies: must each be one of colt, colt-no-llm, evolutionary, replay-trace/),
+      expect.stringMatching(/^--strategies: must each be one of colt, colt-no-llm, colt-offline-3, colt-qwen, evolutionary, replay-trace/),
       expect.stringMatching(/^--budgets: must be positive trial counts/),
-      expect.stringMatching(/^--seeds: must be an integer >= 1/),
+      expect.stringMatching(/^--seeds: must be an integer >= 1 and <= 100/),
       '--target: colt bench compares on this CPU: give an llvm target',
     ]);
   });

@@ -68,9 +68,9 @@ describe('parseTuneOptions', () => {
     expect(parsed.issues.map((i) => i.path)).toEqual(['workload', 'target.num-cores', 'trials', 'perIter', 'costModel']);
     expect(parsed.issues.map(formatIssue)).toEqual([
       '--workload: is required: NAME:IDX (e.g. GMM:1) or the path of a TVMScript file',
-      '--target: num-cores must be an integer >= 1',
-      '--trials: must be an integer >= 1 (got "0")',
-      '--per-iter: must be an integer >= 1 (got "many")',
+      '--target: num-cores must be an integer >= 1 and <= 4096',
+      '--trials: must be an integer >= 1 and <= 100000 (got "0")',
+      '--per-iter: must be an integer >= 1 and <= 4096 (got "many")',
       '--cost-model: must be xgb or random (got "gbm")',
     ]);
   });
@@ -85,7 +85,7 @@ describe('parseTuneOptions', () => {
     expect(parsed.ok && parsed.options).toMatchObject({ llm: false, llmBudget: 4 });
     const bad = parseTuneOptions({ workload: 'GMM:1', llm: false, models: 'models.json', llmBudget: '-1' }, ctx);
     expect(!bad.ok && bad.issues.map(formatIssue)).toEqual([
-      '--llm-budget: must be an integer >= 0 (got "-1")',
+      '--llm-budget: must be an integer >= 0 and <= 100000 (got "-1")',
       '--no-llm: cannot be combined with --models',
     ]);
   });

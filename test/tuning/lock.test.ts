@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Code } from '../../src/errors';
-import { LOCK_FILE, moveRunAside, processStartTime, runFilesIn, WorkDirLock } from '../../src/tuning/lock';
+import { processStartTime } from '../../src/process/liveness';
+import { LOCK_FILE, moveRunAside, runFilesIn, WorkDirLock } from '../../src/tuning/lock';
 
 let dir: string;
 beforeEach(() => {

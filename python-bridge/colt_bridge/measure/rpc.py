@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import importlib
 import logging
+import os
 import socket
 import struct
 import threading
@@ -30,6 +31,11 @@ from .builder import BuildPool
 from .rpc_worker import run_on_device
 
 log = logging.getLogger("colt_bridge.rpc")
+
+# Runner workers at most, whatever a tracker reports: each is a process that waits on one device's
+# session, so 64 keep a large farm busy, and a tracker that claims 10,000 devices (by mistake or
+# to exhaust this host) gets no more.
+MAX_DEVICE_WORKERS = 64
 
 # A remote exception (the device ran our call and it raised) as TVM's RPC reports it.
 _REMOTE_ERROR = "error caught from rpc call"
@@ -161,29 +167,51 @@ class RpcMeasurer(Measurer):
         self.device_type = device_type
         self.builder = BuildPool.get(settings.max_workers, settings.timeout_sec)
         self.builder.warm()
-        self._lock = threading.Lock()
-        self._pools: list[PopenPoolExecutor] = []
-        self._pool_size = 0
-        self._ensure_pool(max(1, devices))
+        # One pool for the measurer's life. Its threads, and the worker process each holds, start
+        # only as runs are let in: `_places` runs at once, one per device, up to the cap.
+        self._pool = PopenPoolExecutor(
+            max_workers=MAX_DEVICE_WORKERS,
+            # A worker that outlives both its wait for a device and the device's own session
+            # timeout is talking to a device that stopped answering.
+            timeout=self.rpc.queue_timeout_sec + self.rpc.session_timeout_sec + 30,
+            initializer=importlib.import_module,
+            initargs=("tvm.s_tir.meta_schedule.runner.rpc_runner",),
+        )
+        self._room = threading.Condition()
+        self._places = 0
+        self._in_flight = 0
+        self._resize(devices)
 
-    def _ensure_pool(self, devices: int) -> PopenPoolExecutor:
-        """One runner worker per device: the tracker hands each a different free device."""
-        with self._lock:
-            if devices > self._pool_size:
-                pool = PopenPoolExecutor(
-                    max_workers=devices,
-                    # A worker that outlives both its wait for a device and the device's own
-                    # session timeout is talking to a device that stopped answering.
-                    timeout=self.rpc.queue_timeout_sec + self.rpc.session_timeout_sec + 30,
-                    initializer=importlib.import_module,
-                    initargs=("tvm.s_tir.meta_schedule.runner.rpc_runner",),
-                )
-                for _ in range(devices):
-                    pool.submit(int, 0)  # starts the workers now, not at the first trial
-                # An older, smaller pool may still be running trials of a concurrent batch.
-                self._pools.append(pool)
-                self._pool_size = devices
-            return self._pools[-1]
+    @property
+    def places(self) -> int:
+        """Runs let out at once: the tracker's devices for the key, at least 1, at most the cap."""
+        return self._places
+
+    def _resize(self, devices: int) -> None:
+        """One run per device, the tracker handing each a different free device."""
+        size = min(MAX_DEVICE_WORKERS, max(1, devices))
+        with self._room:
+            # Workers started ahead of the first trial (each imports TVM): no more than the cores.
+            warm = min(size, os.cpu_count() or 1) - min(self._places, os.cpu_count() or 1)
+            self._places = size
+            self._room.notify_all()
+        for _ in range(max(0, warm)):
+            self._pool.submit(int, 0)
+
+    def _take_place(self, wait_for_one: bool) -> bool:
+        """A place for one more run; when wait_for_one, waits until concurrent batches free one."""
+        with self._room:
+            while self._in_flight >= self._places:
+                if not wait_for_one:
+                    return False
+                self._room.wait(timeout=1.0)
+            self._in_flight += 1
+            return True
+
+    def _free_place(self) -> None:
+        with self._room:
+            self._in_flight -= 1
+            self._room.notify_all()
 
     def _devices(self) -> list[str]:
         try:
@@ -211,9 +239,9 @@ class RpcMeasurer(Measurer):
                 return False
             time.sleep(1.0)
 
-    def _submit_run(self, pool: PopenPoolExecutor, artifact: str, args_info, check_inputs, timed: bool) -> Future:
+    def _submit_run(self, artifact: str, args_info, check_inputs, timed: bool) -> Future:
         s = self.settings
-        return pool.submit(
+        return self._pool.submit(
             run_on_device,
             (self.rpc.host, self.rpc.port, self.rpc.key, self.rpc.priority),
             self.rpc.session_timeout_sec,
@@ -240,7 +268,7 @@ class RpcMeasurer(Measurer):
         if not devices and not self._wait_for_a_device():
             lost = f"the RPC tracker at {self.rpc.address} has no device with key {self.rpc.key!r}"
             return [MeasureOutcome(False, code="DEVICE_LOST", message=lost) for _ in mods], 0.0, 0.0
-        pool = self._ensure_pool(max(1, len(devices)))
+        self._resize(len(devices))
         outcomes: list[MeasureOutcome | None] = [None] * len(mods)
         attempts = [0] * len(mods)
         artifacts: list[str | None] = [None] * len(mods)
@@ -251,10 +279,11 @@ class RpcMeasurer(Measurer):
         first_run: float | None = None
 
         while builds or runs or ready:
-            while ready:
+            # With nothing of its own in flight, a batch waits for a place another batch holds.
+            while ready and self._take_place(wait_for_one=not runs and not builds):
                 i = ready.popleft()
                 attempts[i] += 1
-                runs[self._submit_run(pool, artifacts[i], args_infos[i], check_inputs[i], timed)] = i
+                runs[self._submit_run(artifacts[i], args_infos[i], check_inputs[i], timed)] = i
                 first_run = first_run if first_run is not None else time.perf_counter()
             done, _ = wait(list(builds) + list(runs), return_when=FIRST_COMPLETED)
             for future in done:
@@ -270,6 +299,7 @@ class RpcMeasurer(Measurer):
                         ready.append(i)
                     continue
                 i = runs.pop(future)
+                self._free_place()
                 outcome = classify_rpc_result(self._run_result(future), self.rpc.session_timeout_sec, self._device_alive)
                 outcome.attempts = attempts[i]
                 if outcome.code == "DEVICE_LOST" and attempts[i] <= self.rpc.max_retries:
@@ -287,8 +317,4 @@ class RpcMeasurer(Measurer):
         return outcomes, build_wall, run_wall  # type: ignore[return-value]
 
     def close(self) -> None:
-        with self._lock:
-            for pool in self._pools:
-                pool.shutdown(wait=False)
-            self._pools.clear()
-            self._pool_size = 0
+        self._pool.shutdown(wait=False)

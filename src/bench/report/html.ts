@@ -26,7 +26,11 @@ function ratioCell(r: Ratio | undefined): string {
   if (!r || r.value === null) return '<td>–</td>';
   const cls = r.value > 1.02 ? 'win' : r.value < 0.98 ? 'loss' : '';
   const mark = r.source === 'tuning' ? '<sup title="from tuning-time measurements: no re-measured value">t</sup>' : '';
-  return `<td class="${cls}">${x(r.value)}${mark}</td>`;
+  const i = r.interval;
+  const interval = i
+    ? `<span class="range interval" title="${Math.round(i.level * 100)}% bootstrap interval, ${i.resamples} resamples">${x(i.low)}–${x(i.high)}</span>`
+    : '';
+  return `<td class="${cls}">${x(r.value)}${mark}${interval}</td>`;
 }
 
 function headline(a: BenchAnalysis): string {
@@ -41,8 +45,9 @@ function headline(a: BenchAnalysis): string {
     const seCell = !se
       ? '<td>–</td>'
       : se.value !== null
-        ? `<td>${x(se.value, 1)}</td>`
-        : `<td class="left">not reached on ${se.of - se.reached} of ${se.of} workloads</td>`;
+        ? `<td>${x(se.value, 1)}<span class="range">${se.trials!.toFixed(1)} trials</span></td>`
+        : `<td class="left">not reached on ${se.of - se.reached} of ${se.of} workloads` +
+          `${se.trialsAtLeast !== null ? `<span class="range">at least ${se.trialsAtLeast.toFixed(1)} trials (geomean)</span>` : ''}</td>`;
     return `<tr><th>${esc(baseline)} / ${esc(colt)}</th>${cells.join('')}${seCell}</tr>`;
   });
   return (
@@ -50,8 +55,37 @@ function headline(a: BenchAnalysis): string {
     `${a.budgets.map((b) => `<th>${b} trials</th>`).join('')}<th>sample efficiency</th></tr></thead>` +
     `<tbody>${rows.join('')}</tbody></table>` +
     `<p class="note">Above 1×: COLT's best schedule is faster than the MetaSchedule strategy's at the same number of hardware trials ` +
-    `(medians over seeds, re-measured at the end under one setting). Sample efficiency: ${a.maxTrials} ÷ the trials COLT's median curve ` +
-    `needs to reach the MetaSchedule strategy's median best after ${a.maxTrials} trials.</p>`
+    `(medians over seeds, re-measured at the end under one setting). Under each ratio, its 90% bootstrap interval: workloads resampled ` +
+    `with replacement, then each side's seeds within each drawn workload, the geometric mean recomputed each time (a fixed seed, so the ` +
+    `numbers reproduce). Sample efficiency: ${a.maxTrials} ÷ the trials COLT's median curve ` +
+    `needs to reach the MetaSchedule strategy's median best after ${a.maxTrials} trials, and those trials (geometric mean).</p>`
+  );
+}
+
+function wallSection(a: BenchAnalysis): string {
+  const rows = a.wall.filter((w) => w.runs > 0);
+  if (rows.length === 0) return '';
+  const s = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${v.toFixed(0)} s`);
+  const body = rows.map(
+    (w) =>
+      `<tr><th><span class="swatch" style="background:${strategyColor(w.strategy, 0)}"></span>${esc(w.strategy)}</th>` +
+      `${a.budgets.map((b) => `<td>${s(w.atBudgetSec[b])}</td>`).join('')}<td>${s(w.totalSec)}</td><td>${s(w.firstRecordSec)}</td>` +
+      `<td>${s(w.startupSec)}</td><td>${pct(w.searchOverheadShare)}</td><td>${pct(w.llmWaitShare)}</td></tr>`,
+  );
+  const ratios = [...new Set(a.wallRatios.map((r) => `${r.baseline}\u0000${r.colt}`))].map((key) => {
+    const [baseline, colt] = key.split('\u0000');
+    const cell = (at: number | 'firstRecord') => x(a.wallRatios.find((r) => r.baseline === baseline && r.colt === colt && r.at === at)?.value);
+    return `<tr><th>${esc(colt)} / ${esc(baseline)}</th>${a.budgets.map((b) => `<td>${cell(b)}</td>`).join('')}<td>–</td><td>${cell('firstRecord')}</td><td></td><td></td><td></td></tr>`;
+  });
+  return (
+    `<section><h2>Wall time</h2><table><thead><tr><th>median per run</th>${a.budgets.map((b) => `<th>to ${b} trials</th>`).join('')}` +
+    `<th>whole run</th><th>first trial recorded</th><th>own start-up</th><th>search overhead</th><th>LLM wait</th></tr></thead>` +
+    `<tbody>${body.join('')}${ratios.join('')}</tbody></table>` +
+    `<p class="note">"To N trials" and "first trial recorded": seconds from a run's start until its database held that many trials ` +
+    `(read each second), the same clock for every strategy. Own start-up: what the strategy reports (COLT: the bridge, the task and the ` +
+    `untuned build; ms.tune_tir: imports, loading and the build pool). Search overhead: the search's own time (search and cost-model ` +
+    `prediction, less LLM waits), summed over runs ÷ their wall time. Ratio rows: COLT ÷ the baseline, geometric mean over workloads ` +
+    `(below 1×, COLT is quicker).</p></section>`
   );
 }
 
@@ -129,6 +163,15 @@ function workloadSection(w: WorkloadAnalysis, a: BenchAnalysis): string {
   );
 }
 
+/** Which BLAS kernel the re-measurement ran, and what was unset for it. */
+function blasRuntimeText(s: BenchResult['settings']): string {
+  const libs = (s.blasRuntime ?? []).map((b) =>
+    ['internal_api', 'version', 'architecture', 'num_threads'].map((k) => (b[k] !== undefined ? `${k} ${String(b[k])}` : '')).filter(Boolean).join(', '),
+  );
+  const env = s.remeasureEnv ? ` · environment ${JSON.stringify(s.remeasureEnv)}` : '';
+  return `${libs.length > 0 ? libs.join('; ') : 'not recorded'}${env}`;
+}
+
 function settingsSection(bench: BenchResult): string {
   const s = bench.settings;
   const m = bench.machine;
@@ -150,6 +193,7 @@ function settingsSection(bench: BenchResult): string {
         'a kernel\'s time is its fastest sample (a busy neighbour only slows code down); bench.json also keeps the median',
     ],
     ['environment', `<code>${esc(JSON.stringify(s.env ?? s.threads ?? {}))}</code>`],
+    ['re-measurement\'s BLAS', esc(blasRuntimeText(s))],
     ['started', esc(bench.startedAt)],
     ['finished', esc(bench.finishedAt ?? `(${bench.status})`)],
   ];
@@ -205,6 +249,7 @@ export function renderReport(bench: BenchResult): string {
     `${bench.settings.seeds.length} seed(s) · ${esc(String(bench.machine.cpuModel))}, num-cores ${bench.settings.numCores} · ${esc(bench.startedAt.slice(0, 10))}</p>` +
     partial +
     `<section><h2>Summary</h2>${headline(a)}</section>` +
+    wallSection(a) +
     a.workloads.map((w) => workloadSection(w, a)).join('') +
     settingsSection(bench) +
     runsSection(bench) +

@@ -16,7 +16,31 @@ export function summaryLines(bench: BenchResult): string[] {
   }
   for (const r of a.geomeanRatios) {
     if (r.value === null) continue;
-    lines.push(`${r.baseline} / ${r.colt} @${r.budget} trials (geometric mean): ${r.value.toFixed(2)}x`);
+    const i = r.interval;
+    const interval = i ? ` (${Math.round(i.level * 100)}% interval ${i.low.toFixed(2)}x-${i.high.toFixed(2)}x)` : '';
+    lines.push(`${r.baseline} / ${r.colt} @${r.budget} trials (geometric mean): ${r.value.toFixed(2)}x${interval}`);
+  }
+  for (const e of a.geomeanSampleEfficiency) {
+    if (e.of < 2) continue;
+    lines.push(
+      e.trials !== null
+        ? `${e.colt} reaches ${e.baseline}'s best-at-${a.maxTrials} after ${e.trials.toFixed(1)} trials (geometric mean over ${e.of} workloads)`
+        : `${e.colt} reaches ${e.baseline}'s best-at-${a.maxTrials} on ${e.reached} of ${e.of} workloads` +
+            `${e.trialsAtLeast !== null ? `; geometric mean at least ${e.trialsAtLeast.toFixed(1)} trials` : ''}`,
+    );
+  }
+  const secs = (v: number | null) => (v !== null ? `${v.toFixed(0)} s` : '-');
+  const walls = a.wall.filter((w) => w.runs > 0);
+  if (walls.length > 0) {
+    lines.push(
+      `wall time per run (median): ${walls
+        .map(
+          (w) =>
+            `${w.strategy} ${secs(w.totalSec)} (first trial recorded at ${secs(w.firstRecordSec)}` +
+            `${w.searchOverheadShare !== null ? `, search overhead ${(w.searchOverheadShare * 100).toFixed(1)}%` : ''})`,
+        )
+        .join(', ')}`,
+    );
   }
   for (const w of a.workloads) {
     // The sample efficiency the paper quotes is against evolutionary search; the page has the rest.

@@ -22,13 +22,15 @@ export interface LocalModelOptions {
 }
 
 /**
- * CPU threads when the entry names none: half the cores, at least 1 and at most 4. llama.cpp's
- * threads spin while they wait for each other, so more threads than idle cores is ruinous: its
- * default of 4 made generation about 100x slower on a 2-core machine, and on a busy 2-core
- * machine 2 threads were 4-5x slower than 1.
+ * CPU threads when the entry names none: the cores idle now (cores minus the 1-minute load
+ * average), at most half the cores and at most 4, at least 1. llama.cpp's threads spin while they
+ * wait for each other, so more threads than idle cores is ruinous: its default of 4 made
+ * generation about 100x slower on a 2-core machine, and on a busy 2-core machine 2 threads were
+ * 4-5x slower than 1 (a 1.5B model under a grammar: 0.5 tokens/s with 2, 4-6 with 1).
  */
-export function defaultThreads(cores: number = os.availableParallelism()): number {
-  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+export function defaultThreads(cores: number = os.availableParallelism(), load: number = os.loadavg()[0]): number {
+  const idle = Math.floor(cores - (Number.isFinite(load) && load > 0 ? load : 0));
+  return Math.max(1, Math.min(4, Math.floor(cores / 2), idle));
 }
 
 type LlamaModel = Awaited<ReturnType<Llama['loadModel']>>;
@@ -188,8 +190,8 @@ export class LocalChatModel implements LanguageModel {
     const timer = setTimeout(() => controller.abort(), this.config.timeoutMs);
     let completionTokens = 0;
     try {
-      const grammarText = constraints && answerGrammar(constraints);
-      const grammar = grammarText !== undefined ? await llama.createGrammar({ grammar: grammarText }) : undefined;
+      // Never free text: the turn's constraints, else any JSON at all.
+      const grammar = constraints ? await llama.createGrammar({ grammar: answerGrammar(constraints) }) : await llama.getGrammarFor('json');
       // What the model reads, template included, in its own tokens.
       const promptTokens = chat.chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer).length;
       // Greedy unless the entry sets a temperature: a run replays the same answers.

@@ -200,7 +200,14 @@ function checkEdit(decision: Decision, value: unknown): string | undefined {
   return `${at}: this decision cannot be set`;
 }
 
-function parseEdit(raw: unknown, decisions: readonly Decision[]): Transformation | string {
+/**
+ * The decisions' values as the answer's edits so far leave them: an edit to the value a decision
+ * already has (at the start, or after an earlier edit of the same answer) changes nothing, and
+ * would cost the bridge a schedule structurally equal to its parent's.
+ */
+type CurrentValues = Map<number, string>;
+
+function parseEdit(raw: unknown, decisions: readonly Decision[], current: CurrentValues): Transformation | string {
   if (!isRecord(raw)) return `set_decision: expected {"inst": <index>, "value": <value>}, got ${quote(raw)}`;
   const inst = field(raw, ['inst', 'instindex', 'index', 'instruction']);
   const value = field(raw, ['value', 'values', 'decision']);
@@ -211,13 +218,18 @@ function parseEdit(raw: unknown, decisions: readonly Decision[]): Transformation
   const decision = decisions.find((d) => d.instIndex === inst);
   if (!decision) return `set_decision: the trace has no decision at inst ${inst as number}`;
   const problem = checkEdit(decision, value);
-  return problem ?? { kind: 'setDecision', instIndex: inst as number, value: Array.isArray(value) ? [...value] : value };
+  if (problem) return problem;
+  const now = current.get(decision.instIndex) ?? JSON.stringify(decision.value);
+  if (JSON.stringify(value) === now) return `set_decision inst ${decision.instIndex}: it is ${quote(value)} already (a no-op)`;
+  current.set(decision.instIndex, JSON.stringify(value));
+  return { kind: 'setDecision', instIndex: inst as number, value: Array.isArray(value) ? [...value] : value };
 }
 
 function parseTransformation(
   raw: unknown,
   mutators: readonly MutatorInfo[],
   decisions: readonly Decision[],
+  current: CurrentValues,
 ): Transformation | string {
   if (typeof raw === 'string') {
     const name = matchMutator(raw, mutators);
@@ -225,14 +237,14 @@ function parseTransformation(
   }
   if (!isRecord(raw)) return `unknown transformation ${quote(raw)}`;
   const edit = field(raw, ['setdecision', 'set', 'directededit', 'edit']);
-  if (edit !== undefined) return parseEdit(edit, decisions);
+  if (edit !== undefined) return parseEdit(edit, decisions, current);
   const mutator = field(raw, ['mutator', 'name', 'mutate', 'transformation']);
   if (typeof mutator === 'string') {
     const name = matchMutator(mutator, mutators);
     return name ? { kind: 'mutator', name } : `unknown transformation ${quote(mutator)}`;
   }
   // The flat form {"inst": 3, "value": [..]}.
-  if (field(raw, ['inst', 'instindex']) !== undefined) return parseEdit(raw, decisions);
+  if (field(raw, ['inst', 'instindex']) !== undefined) return parseEdit(raw, decisions, current);
   return `unknown transformation ${quote(raw)}`;
 }
 
@@ -257,8 +269,9 @@ export function parseAnswer(input: ParseInput): ParsedAnswer {
     if (list.length > limits.maxTransformations) {
       issues.push(`${list.length} transformations: only the first ${limits.maxTransformations} were used`);
     }
+    const current: CurrentValues = new Map();
     for (const raw of list.slice(0, limits.maxTransformations)) {
-      const t = parseTransformation(raw, input.mutators, input.decisions);
+      const t = parseTransformation(raw, input.mutators, input.decisions, current);
       if (typeof t === 'string') issues.push(t);
       else transformations.push(t);
     }

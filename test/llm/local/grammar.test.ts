@@ -58,21 +58,33 @@ describe('answer grammar', () => {
       models: ['builtin', 'odd "name"'],
       maxTransformations: 3,
     });
-    expect(grammar?.split('\n')).toEqual([
-      'root ::= "{\\"transformations\\":[" step ("," step){0,2} "]" ",\\"next_model\\":" ("\\"builtin\\"" | "\\"odd \\\\\\"name\\\\\\"\\"") "}"',
-      'step ::= mutator | edit',
+    // Each decision at most once, in the order offered; mutators anywhere; three steps at most.
+    expect(grammar.split('\n')).toEqual([
+      'root ::= "{\\"transformations\\":[" (mutator t1x0 | edit0 t1x1 | edit1 t1x2) "]" ",\\"next_model\\":" ("\\"builtin\\"" | "\\"odd \\\\\\"name\\\\\\"\\"") "}"',
+      't1x0 ::= ("," (mutator t2x0 | edit0 t2x1 | edit1 t2x2))?',
+      't1x1 ::= ("," (mutator t2x1 | edit1 t2x2))?',
+      't1x2 ::= ("," (mutator t2x2))?',
+      't2x0 ::= ("," (mutator | edit0 | edit1))?',
+      't2x1 ::= ("," (mutator | edit1))?',
+      't2x2 ::= ("," (mutator))?',
       'mutator ::= "{\\"mutator\\":" ("\\"MutateTileSize\\"" | "\\"MutateUnroll\\"") "}"',
-      'edit0 ::= "{\\"inst\\":6,\\"value\\":" ("[2,4,1,16]" | "[1,8,2,8]") "}"',
-      'edit1 ::= "{\\"inst\\":17,\\"value\\":" ("0" | "2") "}"',
-      'edit ::= "{\\"set_decision\\":" (edit0 | edit1) "}"',
+      'edit0 ::= "{\\"set_decision\\":{\\"inst\\":6,\\"value\\":" ("[2,4,1,16]" | "[1,8,2,8]") "}}"',
+      'edit1 ::= "{\\"set_decision\\":{\\"inst\\":17,\\"value\\":" ("0" | "2") "}}"',
     ]);
   });
 
-  it('leaves out what there is none of, and gives no grammar when no step is possible', () => {
+  it('leaves out what there is none of, and asks for an empty list when no step is possible', () => {
     const onlyMutators = answerGrammar({ mutators: ['MutateTileSize'], edits: [], models: ['a'], maxTransformations: 1 });
-    expect(onlyMutators).toContain('root ::= "{\\"transformations\\":[" step "]"');
-    expect(onlyMutators).toContain('step ::= mutator\n');
+    expect(onlyMutators.split('\n')[0]).toBe('root ::= "{\\"transformations\\":[" (mutator) "]" ",\\"next_model\\":" ("\\"a\\"") "}"');
     expect(onlyMutators).not.toContain('edit');
-    expect(answerGrammar({ mutators: [], edits: [{ instIndex: 1, values: [] }], models: ['a'], maxTransformations: 3 })).toBeUndefined();
+    // Edits alone: once the last decision is set, the list ends.
+    const onlyEdits = answerGrammar({ mutators: [], edits: [{ instIndex: 3, values: [1] }, { instIndex: 5, values: [2] }], models: ['a'], maxTransformations: 3 });
+    expect(onlyEdits).toContain('(edit0 t1x1 | edit1) "]"');
+    expect(onlyEdits).toContain('t1x1 ::= ("," (edit1))?');
+    expect(onlyEdits).not.toContain('mutator');
+    // No step to take: the list stays empty, and the model still only names the next model.
+    expect(answerGrammar({ mutators: [], edits: [{ instIndex: 1, values: [] }], models: ['a'], maxTransformations: 3 })).toBe(
+      'root ::= "{\\"transformations\\":[]" ",\\"next_model\\":" ("\\"a\\"") "}"',
+    );
   });
 });

@@ -126,6 +126,30 @@ describe('parseAnswer', () => {
     ]);
   });
 
+  it('refuses an edit to the value a decision already has, or to the value an earlier edit gave it', () => {
+    const result = parse(
+      JSON.stringify({
+        transformations: [
+          { set_decision: { inst: 4, value: [4, 8, 16, 4] } },
+          { set_decision: { inst: 9, value: 1 } },
+          { set_decision: { inst: 9, value: 2 } },
+          { set_decision: { inst: 9, value: 2 } },
+          { set_decision: { inst: 12, value: 2 } },
+          { set_decision: { inst: 4, value: [4, 8, 16, 3] } },
+        ],
+        next_model: 'gpt-5',
+      }),
+    );
+    expect(result.transformations).toEqual([{ kind: 'setDecision', instIndex: 9, value: 2 }]);
+    expect(result.issues).toEqual([
+      'set_decision inst 4: it is "[4,8,16,4]" already (a no-op)',
+      'set_decision inst 9: it is "1" already (a no-op)',
+      'set_decision inst 9: it is "2" already (a no-op)',
+      'set_decision inst 12: it is "2" already (a no-op)',
+      'set_decision inst 4 (SamplePerfectTile): expected 4 positive integers with product 2048, innermost <= 64, got "[4,8,16,3]"',
+    ]);
+  });
+
   it('falls back from an unknown or missing next model to nothing, with an issue', () => {
     const unknown = parse('{"transformations": ["MutateUnroll"], "next_model": "claude-opus"}');
     expect(unknown.nextModel).toBeUndefined();
