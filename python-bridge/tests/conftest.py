@@ -80,3 +80,25 @@ def gmm_task(bridge, tmp_path_factory):
         )
     )
     return response, work_dir
+
+
+# Stock TVM in a process of its own: opens a work dir's database and applies it to GMM:0.
+_STOCK_TVM_APPLIES = (
+    "import sys, tvm\n"
+    "from tvm.s_tir import meta_schedule as ms\n"
+    "from tvm.s_tir.meta_schedule.testing import te_workload\n"
+    "db = ms.database.JSONDatabase(work_dir=sys.argv[1])\n"
+    "mod = tvm.IRModule({'main': te_workload.create_te_workload('GMM', 0)})\n"
+    "sch = ms.tir_integration.compile_tir(db, mod, tvm.target.Target({'kind':'llvm','num-cores':2}))\n"
+    "print(len(db.get_all_tuning_records()), sch is not None)\n"
+)
+
+
+def stock_tvm_applies(work_dir) -> tuple[int, bool]:
+    """(records in the database, whether compile_tir applied one), as plain TVM sees them."""
+    check = subprocess.run(
+        [sys.executable, "-c", _STOCK_TVM_APPLIES, str(work_dir)], capture_output=True, text=True, timeout=600
+    )
+    assert check.returncode == 0, check.stderr[-2000:]
+    count, applied = check.stdout.split()
+    return int(count), applied == "True"

@@ -4,14 +4,13 @@ used: by a resumed run, and by stock TVM's compile_tir after it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from tvm.s_tir import meta_schedule as ms
 
 from colt_bridge.database import set_aside_torn_lines, sync_database
 from colt_bridge.proto import pb
+from conftest import stock_tvm_applies
 
 TARGET = '{"kind":"llvm","num-cores":2}'
 RECORDS = "database_tuning_record.json"
@@ -65,22 +64,4 @@ def test_a_task_reopened_on_a_torn_database_resumes_and_tvm_applies_it(bridge, t
     assert listed.total == 2
     bridge.stub.CloseTask(pb.CloseTaskRequest(task_id=reopened.task_id))
     # Stock TVM, in a process of its own, opens the database again and applies it.
-    check = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, tvm\n"
-            "from tvm.s_tir import meta_schedule as ms\n"
-            "from tvm.s_tir.meta_schedule.testing import te_workload\n"
-            "db = ms.database.JSONDatabase(work_dir=sys.argv[1])\n"
-            "mod = tvm.IRModule({'main': te_workload.create_te_workload('GMM', 0)})\n"
-            "sch = ms.tir_integration.compile_tir(db, mod, tvm.target.Target({'kind':'llvm','num-cores':2}))\n"
-            "print(len(db.get_all_tuning_records()), sch is not None)\n",
-            str(work_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert check.returncode == 0, check.stderr[-2000:]
-    assert check.stdout.split() == ["2", "True"]
+    assert stock_tvm_applies(work_dir) == (2, True)
