@@ -53,7 +53,7 @@ export { type ChatMessage, type Completion, type LanguageModel } from './languag
 export { answerGrammar } from './local/grammar';
 export { defaultThreads, LocalChatModel, type LocalModelOptions } from './local/model';
 export { importNodeLlamaCpp, type NodeLlamaCpp } from './local/runtime';
-export { estimateTokens, ModelPool, type BudgetSwitch, type LlmSummary, type ModelPoolOptions, type PoolSnapshot } from './pool';
+export { estimateTokens, ModelPool, type BudgetSwitch, type LlmBookings, type LlmSummary, type ModelPoolOptions, type PoolSnapshot, type SpendListener, type SpendPhase } from './pool';
 export { answerConstraints, CONSTRAINT_LIMITS, type AnswerConstraints, type ConstraintLimits } from './prompting/constraints';
 export {
   extractJsonObject,

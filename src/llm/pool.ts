@@ -99,6 +99,16 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** When a call is booked: as it goes out, or when its answer or failure is in. */
+export type SpendPhase = 'out' | 'in';
+export type SpendListener = (phase: SpendPhase) => void | Promise<void>;
+
+/** Calls booked in all and per model, since the run began. */
+export interface LlmBookings {
+  calls: number;
+  perModel: Record<string, number>;
+}
+
 export class ModelPool {
   readonly config: ModelsConfig;
   /** The largest model: labels the initial population and answers correction prompts. */
@@ -119,7 +129,7 @@ export class ModelPool {
   private calls = 0;
   private costUsd = 0;
   private switched: BudgetSwitch | undefined;
-  private readonly spendListeners: Array<() => void> = [];
+  private readonly spendListeners: Array<SpendListener> = [];
 
   constructor(config: ModelsConfig, keys: ApiKeys, options: ModelPoolOptions = {}) {
     this.config = config;
@@ -248,8 +258,9 @@ export class ModelPool {
     this.calls += 1;
     stats.calls += 1;
     if (purpose === 'correct') stats.corrections += 1;
-    // Booked before it goes out: a run killed during the call has spent it.
-    this.spent();
+    // Booked before it goes out, and held until the booking is kept (the run's checkpoint is on
+    // disk): a run killed during the call has spent it.
+    await this.spent('out');
     const started = this.clock();
     try {
       const completion = await chat.complete(messages, constraints);
@@ -267,7 +278,7 @@ export class ModelPool {
       if (estimated) stats.estimatedCalls += 1;
       this.costUsd += costUsd;
       this.cache.set(key, completion.text);
-      this.spent();
+      void this.spent('in');
       this.emit({
         type: 'llm_call',
         model,
@@ -293,7 +304,7 @@ export class ModelPool {
       stats.failedCalls += 1;
       stats.errors += 1;
       this.remember(model, `call failed: ${kind}`);
-      this.spent();
+      void this.spent('in');
       this.emit({
         type: 'llm_call',
         model,
@@ -374,13 +385,18 @@ export class ModelPool {
     return best;
   }
 
-  /** Called whenever a call is booked: as it goes out, and when its answer or failure is in. */
-  onSpend(listener: () => void): void {
+  /**
+   * Called whenever a call is booked: as it goes `out` (the call waits for what the listener
+   * returns, so a listener can make the booking durable first), and when its answer or failure
+   * is `in` (not waited for).
+   */
+  onSpend(listener: SpendListener): void {
     this.spendListeners.push(listener);
   }
 
-  private spent(): void {
-    for (const listener of this.spendListeners) listener();
+  /** A listener's failure is its own to report: the call goes on either way. */
+  private async spent(phase: SpendPhase): Promise<void> {
+    await Promise.all(this.spendListeners.map(async (listener) => listener(phase)).map((p) => p.catch(() => undefined)));
   }
 
   /** The account as plain data, for a checkpoint. */
@@ -399,6 +415,24 @@ export class ModelPool {
       recentErrors,
       budgetSwitch: this.switched ? { ...this.switched } : null,
     };
+  }
+
+  /** Calls booked so far, in all and per model: what the run's LLM ledger keeps between checkpoints. */
+  bookings(): LlmBookings {
+    return { calls: this.calls, perModel: Object.fromEntries(this.llmNames.map((name) => [name, this.account(name).calls])) };
+  }
+
+  /**
+   * After restore(): raises the call counts to a ledger's, which booked calls that went out after
+   * the checkpoint was written (spent; what their answers cost was never booked).
+   */
+  carryBookings(bookings: LlmBookings): void {
+    for (const name of this.llmNames) {
+      const booked = bookings.perModel[name];
+      const stats = this.account(name);
+      if (booked !== undefined && booked > stats.calls) stats.calls = booked;
+    }
+    this.calls = Math.max(this.calls, bookings.calls);
   }
 
   /**

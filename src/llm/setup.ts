@@ -12,7 +12,7 @@ import {
   type SearchOptions,
 } from '../search';
 import { loadModelsConfig, type ModelsConfig } from './config';
-import { ModelPool, type ModelPoolOptions, type PoolSnapshot } from './pool';
+import { ModelPool, type ModelPoolOptions, type LlmBookings, type PoolSnapshot, type SpendListener } from './pool';
 import { LlmProposer, type LlmProposerOptions } from './proposer';
 
 export interface LlmSearchWiring {
@@ -32,12 +32,19 @@ export interface LlmStateSnapshot {
   fallback?: unknown;
 }
 
-/** Saves and restores the LLM side of a run; onChange: an LLM call was booked (as it went out, and when done). */
+/**
+ * Saves and restores the LLM side of a run; onChange: an LLM call was booked, as it goes `out`
+ * (the call waits for the listener's promise) and when it is `in`.
+ */
 export interface LlmRunState {
   snapshot(): LlmStateSnapshot;
   /** Tolerant: a state it cannot read leaves the pool as it is. */
   restore(state: unknown): void;
-  onChange(listener: () => void): void;
+  onChange(listener: SpendListener): void;
+  /** Calls booked so far, for the run's LLM ledger. */
+  bookings(): LlmBookings;
+  /** After restore(): carries on from a ledger's counts where they are higher. */
+  carryBookings(bookings: LlmBookings): void;
 }
 
 /**
@@ -89,6 +96,8 @@ export function llmSearchWiring(
         if (saved.fallback !== undefined) fallback.restore?.(saved.fallback);
       },
       onChange: (listener) => pool.onSpend(listener),
+      bookings: () => pool.bookings(),
+      carryBookings: (bookings) => pool.carryBookings(bookings),
     },
     searchOptions: {
       defaultModel: first,

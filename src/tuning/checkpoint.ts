@@ -205,13 +205,16 @@ async function writeCheckpointAsync(workDir: string, checkpoint: Checkpoint): Pr
 
 /**
  * A run's checkpoint writer: coalesces. A batch's checkpoint is written as soon as the write
- * before it is done; a mere change of the LLM side's account (every LLM call) at most once per
- * `intervalMs`; only the latest state is ever written, one write at a time; flush() on exit.
+ * before it is done; a mere change of the LLM side's account (every LLM call: the LLM ledger keeps
+ * each booking meanwhile) at most once per `intervalMs`; only the latest state is ever written,
+ * one write at a time; flush() on exit.
  */
 export class CheckpointWriter {
   /** Checkpoints written to disk so far. */
   written = 0;
   private latest: Checkpoint | undefined;
+  /** latest is to be written now: a batch's, the interval's end, or a flush. */
+  private due = false;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private swept = false;
@@ -226,10 +229,12 @@ export class CheckpointWriter {
     this.latest = checkpoint;
     if (now) {
       this.clearTimer();
+      this.due = true;
       this.start();
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
+        this.due = true;
         this.start();
       }, this.options.intervalMs ?? 5000);
       this.timer.unref();
@@ -239,6 +244,7 @@ export class CheckpointWriter {
   /** Writes what is pending and waits for every write to be done. */
   async flush(): Promise<void> {
     this.clearTimer();
+    if (this.latest) this.due = true;
     this.start();
     while (this.running) await this.running;
   }
@@ -249,7 +255,7 @@ export class CheckpointWriter {
   }
 
   private start(): void {
-    if (this.running || !this.latest) return;
+    if (this.running || !this.latest || !this.due) return;
     this.running = (async () => {
       if (!this.swept) {
         // Temporary files of runs killed mid-write (the work dir's lock makes them no one's now).
@@ -257,9 +263,12 @@ export class CheckpointWriter {
         const stale = (await fs.promises.readdir(this.workDir).catch(() => [])).filter((f) => f.startsWith(`${CHECKPOINT_FILE}.`) && f.endsWith('.tmp'));
         await Promise.all(stale.map((f) => fs.promises.rm(path.join(this.workDir, f), { force: true })));
       }
-      while (this.latest) {
+      // Only a state that is due is written: one saved in passing while a write ran waits for
+      // its interval (its timer is set) like any other.
+      while (this.latest && this.due) {
         const next = this.latest;
         this.latest = undefined;
+        this.due = false;
         try {
           await writeCheckpointAsync(this.workDir, next);
           this.written += 1;

@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import { Code, ColtError } from '../errors';
 import { identify, sameProcess, type ProcessIdentity } from '../process/liveness';
+import { LLM_LEDGER_FILE } from './llm-ledger';
 
 export const LOCK_FILE = 'colt.lock';
 
@@ -81,8 +82,8 @@ export class WorkDirLock {
   }
 }
 
-/** What in a work dir makes it a run's: its database, checkpoint or summary. */
-const RUN_FILES = ['database_workload.json', 'database_tuning_record.json', 'colt-checkpoint.json', 'colt-summary.json'];
+/** What in a work dir makes it a run's: its database, checkpoint, LLM ledger or summary. */
+const RUN_FILES = ['database_workload.json', 'database_tuning_record.json', 'colt-checkpoint.json', LLM_LEDGER_FILE, 'colt-summary.json'];
 
 /** The files of an earlier run in workDir (none: a fresh work dir). */
 export function runFilesIn(workDir: string): string[] {

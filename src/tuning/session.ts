@@ -22,6 +22,7 @@ import {
   type SearchSnapshot,
 } from '../search';
 import { CheckpointWriter, type Checkpoint } from './checkpoint';
+import { LlmLedger, readLlmLedger } from './llm-ledger';
 
 export interface TunedTask {
   taskName: string;
@@ -127,17 +128,21 @@ export class TuneSession {
   private llm: LlmRunState | undefined;
   private checkpointWarned = false;
   private readonly checkpoints: CheckpointWriter;
+  private readonly ledger: LlmLedger;
 
   constructor(private readonly config: TuneSessionConfig) {
     this.checkpoints =
       config.checkpoints ??
       new CheckpointWriter(config.workDir, {
         // The run goes on: the database still holds every trial, and a resume rebuilds from it.
-        onError: (err) => {
-          if (!this.checkpointWarned) config.logger.warn(`cannot write the checkpoint: ${err.message}`);
-          this.checkpointWarned = true;
-        },
+        onError: (err) => this.warnCheckpoint(err),
       });
+    this.ledger = new LlmLedger(config.workDir);
+  }
+
+  private warnCheckpoint(err: Error): void {
+    if (!this.checkpointWarned) this.config.logger.warn(`cannot write the checkpoint: ${err.message}`);
+    this.checkpointWarned = true;
   }
 
   /** Stops the search at the next step boundary (the batch in flight finishes), or the start. */
@@ -156,6 +161,7 @@ export class TuneSession {
     } finally {
       // Whatever ends the run, the last state reaches the disk before the run says it ended.
       await this.checkpoints.flush();
+      await this.ledger.close();
     }
   }
 
@@ -168,7 +174,18 @@ export class TuneSession {
       // Once per run: a restarted bridge finds the LLM side as it is, with everything spent since.
       const saved = this.config.resume?.checkpoint?.llm;
       if (saved !== undefined) this.llm.restore(saved);
-      this.llm.onChange(() => this.writeCheckpoint(false));
+      // Calls booked after the last checkpoint, by a run killed before the next one.
+      const ledger = this.config.resume ? readLlmLedger(workDir) : undefined;
+      if (ledger) this.llm.carryBookings(ledger);
+      // A call goes out once its booking is in the ledger, on disk (one short synced line:
+      // milliseconds against the call's seconds): a run killed during it resumes with it spent.
+      // The checkpoint carrying it, with the answer's tokens and cost, follows coalesced.
+      const llm = this.llm;
+      this.llm.onChange((phase) => {
+        this.writeCheckpoint(false);
+        if (phase === 'out') return this.ledger.append(llm.bookings()).catch((err: Error) => this.warnCheckpoint(err));
+        return undefined;
+      });
     }
     for (;;) {
       this.host = await this.config.startHost();
@@ -313,9 +330,9 @@ export class TuneSession {
   }
 
   /**
-   * Saves the last checkpoint with the LLM side as it is now: at once after a batch (`now`), and,
-   * coalesced, when an LLM call is booked between batches (the search's part stays the last
-   * batch's): a run killed during an expansion must not resume with many calls it has spent.
+   * Saves the last checkpoint with the LLM side as it is now: at once after a batch (`now`), and
+   * coalesced when an LLM call is booked between batches (the search's part stays the last
+   * batch's); the LLM ledger holds each call's booking until a checkpoint carries it.
    */
   private writeCheckpoint(now: boolean): void {
     const base = this.lastCheckpoint ?? this.config.resume?.checkpoint;

@@ -88,12 +88,40 @@ describe('model pool state', () => {
 
   it('tells a listener when a call is booked, as it goes out and when it is done; a cache hit is free', async () => {
     const { pool } = poolFor(bucket());
-    const seen: number[] = [];
-    pool.onSpend(() => seen.push(pool.snapshot().calls));
+    const seen: string[] = [];
+    pool.onSpend((phase) => void seen.push(`${phase} ${pool.snapshot().calls}`));
     await pool.ask('big', messages('one'), 'propose');
-    expect(seen).toEqual([1, 1]);
+    expect(seen).toEqual(['out 1', 'in 1']);
     await pool.ask('big', messages('one'), 'propose');
-    expect(seen).toEqual([1, 1]);
+    expect(seen).toEqual(['out 1', 'in 1']);
+  });
+
+  it('sends a call only once the listener has kept its booking, and sends it even when keeping failed', async () => {
+    const { pool } = poolFor(bucket());
+    const before = server.chats.length;
+    let keep: () => void = () => undefined;
+    pool.onSpend((phase) => (phase === 'out' ? new Promise<void>((resolve) => (keep = resolve)) : undefined));
+    const asked = pool.ask('big', messages('kept first'), 'propose');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.chats.length).toBe(before);
+    keep();
+    await asked;
+    expect(server.chats.length).toBe(before + 1);
+
+    const { pool: failing } = poolFor(bucket());
+    failing.onSpend(() => Promise.reject(new Error('disk full')));
+    await expect(failing.ask('big', messages('kept or not'), 'propose')).resolves.toEqual(expect.any(String));
+  });
+
+  it('carries on from a ledger whose counts are higher than the checkpoint it restored', () => {
+    const { pool } = poolFor(bucket());
+    pool.restore({ calls: 1, accounts: { tiny: { calls: 1 } } });
+    pool.carryBookings({ calls: 3, perModel: { tiny: 1, big: 2, gone: 7 } });
+    expect(pool.bookings()).toEqual({ calls: 3, perModel: { tiny: 1, big: 2 } });
+    // A ledger behind the checkpoint lowers nothing.
+    pool.carryBookings({ calls: 0, perModel: { tiny: 0 } });
+    expect(pool.bookings()).toEqual({ calls: 3, perModel: { tiny: 1, big: 2 } });
+    expect(pool.summary().totals.calls).toBe(3);
   });
 
   it("the wiring's state carries the shared fallback's mutator statistics with the pool's account", async () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Code, ColtError } from '../../src/errors';
-import type { LlmRunState } from '../../src/llm';
+import type { LlmRunState, SpendListener } from '../../src/llm';
 import { silentLogger } from '../../src/log';
 import { parseTuneOptions } from '../../src/options/tune';
 import { BuiltinProposer, Search, type CommittedTrial, type Proposal, type ProposalContext, type Proposer } from '../../src/search';
@@ -19,6 +19,7 @@ import {
   writeCheckpoint,
   type Checkpoint,
 } from '../../src/tuning/checkpoint';
+import { LLM_LEDGER_FILE, LlmLedger, readLlmLedger } from '../../src/tuning/llm-ledger';
 import { TuneSession } from '../../src/tuning/session';
 import { MemoryHost } from '../jobs/memory-host';
 import { fakeClock, FakeSpace } from '../search/fake-space';
@@ -144,17 +145,22 @@ class CountingProposer implements Proposer {
   readonly name = 'builtin';
   calls = 0;
   private readonly inner = new BuiltinProposer();
-  private readonly listeners: Array<() => void> = [];
+  private readonly listeners: SpendListener[] = [];
   readonly state: LlmRunState = {
     snapshot: () => ({ calls: this.calls }) as unknown as ReturnType<LlmRunState['snapshot']>,
     restore: () => undefined,
     onChange: (listener) => void this.listeners.push(listener),
+    bookings: () => ({ calls: this.calls, perModel: { builtin: this.calls } }),
+    carryBookings: () => undefined,
   };
 
-  propose(ctx: ProposalContext): Promise<Proposal> {
+  async propose(ctx: ProposalContext): Promise<Proposal> {
     this.calls += 1;
-    for (const listener of this.listeners) listener();
-    return this.inner.propose(ctx);
+    // As the pool does: the call goes out once its booking is kept, and its answer is booked after.
+    await Promise.all(this.listeners.map((listener) => listener('out')));
+    const proposal = await this.inner.propose(ctx);
+    for (const listener of this.listeners) void listener('in');
+    return proposal;
   }
 }
 
@@ -192,6 +198,10 @@ describe('checkpoint writes', () => {
     expect(saved?.search.trialsUsed).toBe(48);
     expect(saved?.llm).toEqual({ calls: proposer.calls });
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+    // Each call's booking went to the ledger, one line per call, before the call went out.
+    const ledger = fs.readFileSync(path.join(dir, LLM_LEDGER_FILE), 'utf8').trim().split('\n');
+    expect(ledger).toHaveLength(proposer.calls);
+    expect(readLlmLedger(dir)).toEqual({ calls: proposer.calls, perModel: { builtin: proposer.calls } });
   });
 
   it('between batches wait for the interval or the flush, and write only the latest state', async () => {
@@ -218,6 +228,37 @@ describe('checkpoint writes', () => {
     failing.save(checkpoint, true);
     await failing.flush();
     expect(failing.written).toBe(1);
+  });
+});
+
+describe('the LLM ledger', () => {
+  it('keeps every booking synced, and its last whole line is what a resume reads; a torn one is skipped', async () => {
+    expect(readLlmLedger(dir)).toBeUndefined();
+    const ledger = new LlmLedger(dir);
+    await Promise.all([1, 2, 3].map((calls) => ledger.append({ calls, perModel: { tiny: calls } })));
+    await ledger.close();
+    expect(readLlmLedger(dir)).toEqual({ calls: 3, perModel: { tiny: 3 } });
+    expect((fs.statSync(path.join(dir, LLM_LEDGER_FILE)).mode & 0o777).toString(8)).toBe('600');
+    // Killed mid-append: half a line at the end.
+    fs.appendFileSync(path.join(dir, LLM_LEDGER_FILE), '{"calls":4,"perMo');
+    expect(readLlmLedger(dir)).toEqual({ calls: 3, perModel: { tiny: 3 } });
+    // A later run appends after it, on a line of its own.
+    const next = new LlmLedger(dir);
+    await next.append({ calls: 5, perModel: { tiny: 5 } });
+    await next.close();
+    expect(readLlmLedger(dir)).toEqual({ calls: 5, perModel: { tiny: 5 } });
+    fs.writeFileSync(path.join(dir, LLM_LEDGER_FILE), 'garbage\n{"calls":-1,"perModel":{}}\n');
+    expect(readLlmLedger(dir)).toBeUndefined();
+  });
+
+  it('a failed append rejects that call only; the next one is written', async () => {
+    const gone = path.join(dir, 'gone');
+    const ledger = new LlmLedger(gone);
+    await expect(ledger.append({ calls: 1, perModel: {} })).rejects.toThrow(/ENOENT/);
+    fs.mkdirSync(gone);
+    await ledger.append({ calls: 2, perModel: {} });
+    await ledger.close();
+    expect(readLlmLedger(gone)).toEqual({ calls: 2, perModel: {} });
   });
 });
 
