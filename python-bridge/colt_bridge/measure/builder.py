@@ -3,12 +3,13 @@ processes that stay warm between batches."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 
 from tvm.s_tir.meta_schedule.builder import local_builder
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+from ..intrinsics import import_tensor_intrinsics
 
 
 class BuildPool:
@@ -17,8 +18,9 @@ class BuildPool:
     LocalBuilder starts a fresh process pool for every batch, and each fresh worker spends
     10-20 s importing TVM's tensor intrinsics before its first build (measured here on GMM:0:
     a batch of 2 took 17 s, of 16 also 17 s, while a warm worker builds one in 0.08 s). The
-    workers import them once, at start-up, outside any build's timeout, and are recycled after
-    `max_uses` builds to bound the memory they leak.
+    workers import them once, at start-up, outside any build's timeout (and in a fifth of the
+    time: see intrinsics.py), and are recycled after `max_uses` builds to bound the memory they
+    leak.
     """
 
     _pools: dict[tuple[int, float], "BuildPool"] = {}
@@ -29,8 +31,7 @@ class BuildPool:
         self.pool = PopenPoolExecutor(
             max_workers=workers,
             timeout=timeout_sec,
-            initializer=importlib.import_module,
-            initargs=("tvm.s_tir.tensor_intrin",),
+            initializer=import_tensor_intrinsics,
             maximum_process_uses=max_uses,
         )
         self.timeout_sec = timeout_sec
