@@ -54,6 +54,8 @@ export interface ErrorDetails {
   exit?: { code: number | null; signal: string | null };
   /** Where the records of a stopped run are. */
   workDir?: string;
+  /** A bridge that never said it was ready (stopped, or stuck, while it started): killed, worth a restart. */
+  notReady?: boolean;
 }
 
 /** A message on one line: whitespace runs (newlines too) become one space; cut at max characters. */

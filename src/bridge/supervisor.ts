@@ -242,7 +242,10 @@ function waitForReady(
       fn();
     };
     const timer = setTimeout(
-      () => finish(() => reject(startError(`the TVM bridge was not ready after ${Math.round(timeoutMs / 1000)} s`))),
+      () =>
+        finish(() =>
+          reject(new ColtError(Code.Unavailable, `the TVM bridge was not ready after ${Math.round(timeoutMs / 1000)} s`, { details: { notReady: true } })),
+        ),
       timeoutMs,
     );
     stdout.on('line', (line) => {

@@ -188,7 +188,16 @@ export class TuneSession {
       });
     }
     for (;;) {
-      this.host = await this.config.startHost();
+      try {
+        this.host = await this.config.startHost();
+      } catch (err) {
+        // One that never became ready (stopped or stuck while it started) was killed: start
+        // another, as for one that died mid-run.
+        if (!(err instanceof ColtError && err.details.notReady) || restarts >= options.maxBridgeRestarts || this.cancelled) throw err;
+        restarts += 1;
+        logger.warn(`${err.message}: starting it again (${restarts} of ${options.maxBridgeRestarts})`);
+        continue;
+      }
       if (this.cancelled) return undefined;
       try {
         const resuming = this.config.resume !== undefined || restarts > 0;

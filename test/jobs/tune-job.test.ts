@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 
 import winston from 'winston';
 
+import { Code, ColtError } from '../../src/errors';
 import { JobManager, type JobWatcher } from '../../src/jobs';
 import { silentLogger } from '../../src/log';
 import { parseTuneOptions, type TuneOptions } from '../../src/options/tune';
@@ -114,6 +115,49 @@ describe('a TUNE job without TVM', () => {
     expect(view).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
     expect(hosts).toHaveLength(2);
     expect(view.summary?.bridgeRestarts).toBe(1);
+  });
+
+  it('starts another bridge when one never became ready, and only then', async () => {
+    let starts = 0;
+    const notReady = () => new ColtError(Code.Unavailable, 'the TVM bridge was not ready after 120 s', { details: { notReady: true } });
+    const jobs = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        starts += 1;
+        if (starts === 1) throw notReady();
+        return new MemoryHost(new FakeSpace(), []);
+      },
+    });
+    const view = await jobs.startTune(options()).ended;
+    expect(view).toMatchObject({ state: 'SUCCEEDED', trials: 16 });
+    expect(view.summary?.bridgeRestarts).toBe(1);
+    expect(starts).toBe(2);
+
+    // A bridge that cannot start at all (no Python, say) is not tried again; nor is one that
+    // is never ready, past --max-bridge-restarts.
+    let failing = 0;
+    const broken = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        failing += 1;
+        throw new ColtError(Code.Unavailable, 'cannot start the TVM bridge: spawn python ENOENT');
+      },
+    });
+    expect(await broken.startTune(options({ workDir: 'broken' })).ended).toMatchObject({ state: 'FAILED', error: 'cannot start the TVM bridge: spawn python ENOENT' });
+    expect(failing).toBe(1);
+    let stuck = 0;
+    const never = new JobManager({
+      logger: silentLogger(),
+      cwd: dir,
+      startHost: async () => {
+        stuck += 1;
+        throw notReady();
+      },
+    });
+    expect(await never.startTune(options({ workDir: 'never', maxBridgeRestarts: '2' })).ended).toMatchObject({ state: 'FAILED' });
+    expect(stuck).toBe(3);
   });
 
   it('warns once, naming this CPU, when an llvm target is given without mcpu', async () => {

@@ -7,9 +7,10 @@ import os
 import threading
 
 from tvm.s_tir.meta_schedule.builder import local_builder
-from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+from tvm.support.popen_pool import StatusKind
 
 from ..intrinsics import import_tensor_intrinsics
+from .guarded import GuardedPool
 
 
 class BuildPool:
@@ -28,7 +29,7 @@ class BuildPool:
 
     def __init__(self, workers: int, timeout_sec: float, max_uses: int = 256):
         self.workers = workers
-        self.pool = PopenPoolExecutor(
+        self.pool = GuardedPool(
             max_workers=workers,
             timeout=timeout_sec,
             initializer=import_tensor_intrinsics,

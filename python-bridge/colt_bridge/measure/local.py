@@ -9,10 +9,10 @@ import subprocess
 import time
 
 from tvm.s_tir import meta_schedule as ms
-from tvm.support.popen_pool import PopenPoolExecutor
 
 from .base import MeasureOutcome, MeasureSettings, Measurer, classify_build_error, device_type_of, short_message
 from .builder import BuildPool
+from .guarded import GuardedPool
 from .local_worker import run_local
 
 
@@ -39,7 +39,7 @@ class LocalMeasurer(Measurer):
         self.builder.warm()
         # MetaSchedule's LocalRunner's pool, with our worker function: it hands the check's
         # outputs back, which LocalRunner's cannot.
-        self.pool = PopenPoolExecutor(
+        self.pool = GuardedPool(
             max_workers=1,
             timeout=settings.timeout_sec,
             initializer=importlib.import_module,

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tvm.s_tir import meta_schedule as ms
-from tvm.support.popen_pool import PopenPoolExecutor
 
 from ..errors import InvalidArgument
 from .base import MeasureOutcome, MeasureSettings, Measurer, classify_build_error, short_message
 from .builder import BuildPool
+from .guarded import GuardedPool
 from .rpc_worker import run_on_device
 
 log = logging.getLogger("colt_bridge.rpc")
@@ -169,7 +169,7 @@ class RpcMeasurer(Measurer):
         self.builder.warm()
         # One pool for the measurer's life. Its threads, and the worker process each holds, start
         # only as runs are let in: `_places` runs at once, one per device, up to the cap.
-        self._pool = PopenPoolExecutor(
+        self._pool = GuardedPool(
             max_workers=MAX_DEVICE_WORKERS,
             # A worker that outlives both its wait for a device and the device's own session
             # timeout is talking to a device that stopped answering.
