@@ -17,8 +17,9 @@ def test_the_parent_is_there_while_its_pid_and_start_time_match():
 def test_a_pid_that_names_a_later_process_or_no_parent_is_gone():
     parent = os.getppid()
     assert _parent_gone(parent, str(int(_start_time(parent)) + 1))
-    # Not our parent at all (init is nobody's parent here).
-    assert _parent_gone(1, _start_time(1))
+    # A living process that is not our parent (ourselves: init may be our parent, if whoever
+    # started us has gone).
+    assert _parent_gone(os.getpid(), _start_time(os.getpid()))
     assert _start_time(2**22 + 12345) == ""
 
 
