@@ -8,7 +8,7 @@ import pytest
 import tvm
 from tvm.s_tir import meta_schedule as ms
 
-from colt_tvm import ColtSearch
+from colt_tvm import ColtSearch, local_builder
 from colt_tvm.errors import InvalidArgument
 
 from conftest import MATMUL_TVMSCRIPT
@@ -33,5 +33,6 @@ def test_an_unknown_bucket_is_the_daemons_invalid_argument(tmp_path):
             work_dir=str(tmp_path / "run"),
             max_trials_global=4,
             num_trials_per_iter=4,
+            builder=local_builder(),  # the stock one's start-up check costs a 20-30 s worker
             strategy=ColtSearch(bucket="online"),
         )
