@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 
@@ -14,7 +15,6 @@ from .errors import InvalidArgument, one_line
 from .tvmscript_check import MAX_SOURCE_CHARS, check_tvmscript
 
 _TE_SPEC = re.compile(r"^([A-Za-z0-9_]+):(\d+)$")
-_IMPORT = re.compile(r"^[ \t]*(from[ \t]+tvm[\w.]*[ \t]+import[^\n]*|import[ \t]+tvm[^\n]*)$", re.MULTILINE)
 _LOCATION = re.compile(r"-->\s*<str>:(\d+):(\d+)")
 # The paper's benchmark layers, kept as TVMScript with their provenance in the repository.
 _BENCH_DIR = os.path.join(
@@ -31,14 +31,28 @@ def _diagnostic(err: Exception) -> str:
     return f"{head} (line {where.group(1)}, column {where.group(2)})" if where else head
 
 
+def _without_imports(source: str) -> str:
+    """The source with the lines of its top-level import statements blanked (found in its syntax
+    tree, so an import-like line inside a string is left alone)."""
+    lines = source.split("\n")  # the lines as the syntax tree numbers them (\r\n ends in \n too)
+    for node in ast.parse(source, mode="exec").body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for i in range(node.lineno - 1, (node.end_lineno or node.lineno)):
+                lines[i] = ""
+    return "\n".join(lines)
+
+
 def parse_tvmscript(source: str, where: str):
     """TVMScript text as TVM's parser reads it (a PrimFunc or an IRModule), once the checker has
     shown it to be TVMScript alone: the parser evaluates the script's Python expressions, so
     this is the one door by which any text reaches it."""
     check_tvmscript(source, where)
     # The parser takes TVMScript alone: the import lines a printed module starts with are
-    # dropped (kept as blank lines so that error line numbers match the file).
-    source = _IMPORT.sub("", source)
+    # dropped (kept as blank lines so that error line numbers match the file). The text the
+    # parser gets is the one checked: dropping lines can change what the rest means (a string
+    # that spanned them), so it is checked again as it is.
+    source = _without_imports(source)
+    check_tvmscript(source, where)
     try:
         return tvm.script.from_source(source)
     except Exception as err:  # pylint: disable=broad-except

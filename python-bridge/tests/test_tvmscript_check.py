@@ -164,6 +164,34 @@ def test_payload_in_a_workload_file_never_runs(tmp_path):
     assert not sentinel.exists()
 
 
+def test_payload_smuggled_through_import_lines_never_runs(tmp_path):
+    # Import-like lines that close the docstrings around the payload: had every line that looks
+    # like an import been dropped after the check, the two docstrings would have become one and
+    # the payload a statement TVM's parser runs. Only import statements are dropped: the payload
+    # stays a docstring, and the function is the matmul it was.
+    sentinel = tmp_path / "sentinel"
+    matmul = MATMUL_TVMSCRIPT.split("\n")
+    head = next(i for i, line in enumerate(matmul) if line.startswith("def "))
+    smuggled = ['    """', 'import tvm """', '    """', "    " + PAYLOAD.format(path=str(sentinel)), 'import tvm """']
+    path = tmp_path / "evil.py"
+    path.write_text("\n".join(matmul[: head + 1] + smuggled + matmul[head + 1 :]))
+    _, mod = load_workload(str(path))
+    assert "main" in [gv.name_hint for gv in mod.get_global_vars()]
+    assert not sentinel.exists()
+
+    # A real import statement sharing its line with the end of a string: dropping that line
+    # does change what follows, so the text the parser would get is checked again, and refused.
+    top = next(i for i, line in enumerate(matmul) if line.startswith("from tvm"))
+    payload = PAYLOAD.format(path=str(sentinel))
+    smuggled = ['"""', '"""; ' + matmul[top], '"""', payload, '"""', '# """']
+    path.write_text("\n".join(smuggled + matmul[:top] + matmul[top + 1 :]))
+    check_tvmscript(path.read_text(), "as written")  # as written, the payload is a string
+    with pytest.raises(InvalidArgument) as err:
+        load_workload(str(path))
+    assert "line 4: " in err.value.message and "not allowed in TVMScript" in err.value.message
+    assert not sentinel.exists()
+
+
 def test_payload_through_a_bridge_open_task_never_runs(bridge, tmp_path):
     sentinel = tmp_path / "sentinel"
     path = tmp_path / "evil.py"

@@ -3,12 +3,11 @@
 // collaboration (budgets, λ, c, course alteration). One zod schema; `parseModelsConfig` is pure
 // and reports every problem at once by dot path; `loadModelsConfig` does the file I/O; API keys
 // come from the environment at start-up and live only inside an ApiKeys.
-import fs from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 
-import { jsonErrorWhere } from '../config/json';
+import { jsonErrorWhere, readSmallTextFile } from '../config/json';
 import { Code, ColtError } from '../errors';
 import { SEARCH_DEFAULTS } from '../search';
 
@@ -297,19 +296,26 @@ export function parseModelsConfig(json: unknown, source = 'models config', baseD
   };
 }
 
+/** A models.json is a few KiB; anything past this is refused unread (say /dev/zero). */
+export const MAX_MODELS_FILE_BYTES = 1024 * 1024;
+
 /**
  * Reads and checks a models.json file; every failure is a one-line ColtError (InvalidArgument).
  * gguf paths are relative to its folder.
  */
 export function loadModelsConfig(file: string): ModelsConfig {
-  let text: string;
+  let read: ReturnType<typeof readSmallTextFile>;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    read = readSmallTextFile(file, MAX_MODELS_FILE_BYTES);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder' : (code ?? 'unreadable');
     throw new ColtError(Code.InvalidArgument, `cannot read models file ${file}: ${why}`);
   }
+  if ('tooLarge' in read) {
+    throw new ColtError(Code.InvalidArgument, `models file ${file} is larger than ${MAX_MODELS_FILE_BYTES / 1024 / 1024} MiB: not a models file`);
+  }
+  const { text } = read;
   let json: unknown;
   try {
     json = JSON.parse(text) as unknown;

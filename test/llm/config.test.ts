@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Code, ColtError } from '../../src/errors';
-import { ApiKeys, isLoopbackHost, largestModel, loadModelsConfig, modelSizes, parseModelsConfig } from '../../src/llm/config';
+import { ApiKeys, MAX_MODELS_FILE_BYTES, isLoopbackHost, largestModel, loadModelsConfig, modelSizes, parseModelsConfig } from '../../src/llm/config';
 
 const good = {
   models: [
@@ -121,6 +121,17 @@ describe('models.json', () => {
       expect(() => loadModelsConfig(file)).toThrow(
         expect.objectContaining({ code: Code.InvalidArgument, message: `invalid ${file}: models.0.params: is required` }),
       );
+    });
+
+    it('refuses what is not a small file without reading it to the end: /dev/zero, a huge file, a folder', () => {
+      expect(() => loadModelsConfig('/dev/zero')).toThrow('models file /dev/zero is larger than 1 MiB: not a models file');
+      const big = path.join(dir, 'big.json');
+      fs.writeFileSync(big, `{"models": [], "pad": "${'x'.repeat(MAX_MODELS_FILE_BYTES)}"}`);
+      expect(() => loadModelsConfig(big)).toThrow(`models file ${big} is larger than 1 MiB: not a models file`);
+      expect(() => loadModelsConfig(dir)).toThrow(`cannot read models file ${dir}: a folder`);
+      // Just under the limit is read as usual.
+      fs.writeFileSync(big, JSON.stringify(good) + ' '.repeat(MAX_MODELS_FILE_BYTES - 1000));
+      expect(loadModelsConfig(big).models).toHaveLength(3);
     });
   });
 
