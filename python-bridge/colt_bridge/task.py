@@ -52,8 +52,14 @@ class Prepared:
     sch: Schedule
     candidate: ms.MeasureCandidate
     decisions: list[DecisionInfo]
+    # The trace without its postprocessing, as mutators and set-decision edits take it: what
+    # trace_json says, kept so that expanding this schedule does not replay it from JSON again.
+    wire: Trace | None = None
     # The scheduled module's TVMScript, printed on first request (Task.tvmscripts).
     tvmscript: str | None = None
+    # The cost model's features of this schedule (XGBModel's extractor), extracted on its first
+    # prediction: a schedule's features never change, only the model that scores them.
+    features: np.ndarray | None = None
 
 
 class ApplyFailure(Exception):
@@ -196,6 +202,7 @@ class Task:
             sch=sch,
             candidate=ms.MeasureCandidate(sch, ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)),
             decisions=decisions_of(wire),
+            wire=wire,
         )
         self._remember(prepared)
         return prepared
@@ -245,7 +252,14 @@ class Task:
 
     def apply(self, trace_json: str, transformations: list[dict], seed: int):
         """Applies the transformations in order; returns (Prepared | None, outcomes, error)."""
-        trace = without_postproc(replay(self.mod, trace_json, seed))
+        cached = self._cache.get(trace_json)
+        if cached is not None and cached.wire is not None:
+            # The parent was prepared here (it almost always was): its trace as replaying its
+            # JSON would give it, without the replay.
+            self._cache.move_to_end(trace_json)
+            trace = cached.wire
+        else:
+            trace = without_postproc(replay(self.mod, trace_json, seed))
         outcomes: list[tuple[bool, str, str]] = []
         applied = 0
         for step in transformations:
@@ -300,7 +314,10 @@ class Task:
         if self.cost_model is None:
             # A MetaSchedule run without a cost model: no opinion, the search's order stands.
             return [0.0] * len(candidates)
-        scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
+        if self._trained_stock_xgb():
+            scores = self._predict_xgb(prepared)
+        else:
+            scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
         scores = np.where(np.isfinite(scores), scores, 0.0)
         if self._untrained_xgb() and self._lanes > 0:
             # XGBoost's scores are random until its warm-up samples are in: lead with the
@@ -308,6 +325,27 @@ class Task:
             prior = np.array([vector_score(p.sch.mod, self._lanes) for p in prepared])
             scores = prior + 1e-3 * np.clip(scores, 0.0, 1.0)
         return [float(s) for s in scores]
+
+    def _trained_stock_xgb(self) -> bool:
+        model = self.cost_model
+        return (
+            type(model) is ms.cost_model.XGBModel  # pylint: disable=unidiomatic-typecheck
+            and model.booster is not None
+            and model.data_size >= model.num_warmup_samples
+        )
+
+    def _predict_xgb(self, prepared: list[Prepared]) -> np.ndarray:
+        """What XGBModel.predict answers once trained, with each schedule's features extracted
+        once: the search scores its unmeasured schedules again after every batch, and the
+        extraction, not the booster, is what costs."""
+        model = self.cost_model
+        fresh = [p for p in prepared if p.features is None]
+        if fresh:
+            extracted = model.extractor.extract_from(self.ctx, [p.candidate for p in fresh])
+            for p, x in zip(fresh, extracted):
+                p.features = x.numpy().astype("float32")
+        # XGBModel.predict's own trained path, minus the extraction (TVM 0.27).
+        return np.asarray(model._predict(xs=[p.features for p in prepared]), dtype="float64")  # pylint: disable=protected-access
 
     def _untrained_xgb(self) -> bool:
         model = self.cost_model

@@ -54,7 +54,7 @@ class CostModelSpy:
 def _open(tmp_path, check=True, rpc=None):
     work_dir = tmp_path / "wd"
     work_dir.mkdir()
-    settings = MeasureSettings(number=1, repeat=1, min_repeat_ms=0, timeout_sec=30, check_correctness=check, rpc=rpc)
+    settings = MeasureSettings(number=1, repeat=3, min_repeat_ms=0, timeout_sec=30, check_correctness=check, rpc=rpc)
     mod = _module(tmp_path, MATMUL_TVMSCRIPT)
     task = Task.open("t", "matmul", mod, parse_target(TARGET), str(work_dir), 1, "random", settings)
     task.cost_model = CostModelSpy(task.cost_model)
@@ -77,12 +77,15 @@ def _check_a_task(task, tmp_path, device_prefix=""):
     [untuned], _, _ = task.measure_untuned()
     assert untuned.ok and untuned.code == "MEASURE_OK", untuned.message
     assert task.measurer.check.ready
+    # Timed once for the summary, not `repeat` times like a trial: an untuned build can take
+    # seconds a run, and its time is a baseline, not a contest.
+    assert len(untuned.run_secs) == 1
 
     # Schedules MetaSchedule accepts compute the same: they pass, and keep their times.
     prepared, _ = task.sample_initial(3, seed=2)
     outcomes, _, _ = task.measure([p.trace_json for p in prepared])
     assert [o.code for o in outcomes] == ["MEASURE_OK"] * 3, [o.message for o in outcomes]
-    assert all(o.ok and o.run_secs and o.outputs is None for o in outcomes)
+    assert all(o.ok and len(o.run_secs) == 3 and o.outputs is None for o in outcomes)
     assert all(o.device.startswith(device_prefix) for o in outcomes)
 
     # A kernel that drops one step of the reduction builds and runs, but is wrong.

@@ -86,7 +86,7 @@ def test_ten_thousand_devices_start_no_more_workers_than_the_cap(monkeypatch):
         # A batch asks the tracker again, and the count "rises" each time: still one pool, no growth.
         for _ in range(3):
             tracker.devices += 5_000
-            outcomes, _, _ = measurer._run([], [], [], True)  # pylint: disable=protected-access
+            outcomes, _, _ = measurer._run([], [], [], (1, 1, 0, False))  # pylint: disable=protected-access
             assert outcomes == []
         assert tracker.summaries >= 4
         assert measurer.places == CAP
@@ -113,7 +113,7 @@ def test_few_devices_take_few_places():
     try:
         assert measurer.places == 3
         tracker.devices = 5
-        measurer._run([], [], [], True)  # pylint: disable=protected-access
+        measurer._run([], [], [], (1, 1, 0, False))  # pylint: disable=protected-access
         assert measurer.places == 5
     finally:
         measurer.close()

@@ -70,8 +70,10 @@ def device_type_of(target) -> str:
 class Measurer(abc.ABC):
     """Builds and runs a batch of modules; the correctness check wraps every batch.
 
-    Subclasses implement `_run(mods, args_infos, check_inputs, timed)`: an outcome per module
-    (carrying `outputs` where check_inputs[i] was given), the build and the run wall seconds.
+    Subclasses implement `_run(mods, args_infos, check_inputs, timing)`: an outcome per module
+    (carrying `outputs` where check_inputs[i] was given), the build and the run wall seconds;
+    timing is the evaluator's (number, repeat, min_repeat_ms, cpu cache flush), or None for the
+    check's run alone.
     """
 
     # Whether batches may be measured side by side (the task then lets go of its lock).
@@ -80,33 +82,44 @@ class Measurer(abc.ABC):
     devices_at_open = 0
 
     def __init__(self, target, settings: MeasureSettings, untuned=None):
+        self.settings = settings
         self.check = ResultCheck(untuned, target) if settings.check_correctness and untuned is not None else None
+
+    def _timing(self, untuned: bool) -> tuple:
+        """The evaluator's settings. The untuned build is timed for the summary's comparison,
+        not in a contest, and may run a thousand times longer than a trial: one run, repeated
+        only as far as min_repeat_ms asks (a fast kernel), not `number` times over."""
+        s = self.settings
+        if untuned:
+            return (1, 1, s.min_repeat_ms, s.enable_cpu_cache_flush)
+        return (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush)
 
     def measure(self, mods: list, args_infos: list, untuned: bool = False) -> tuple[list[MeasureOutcome], float, float]:
         """An outcome per module, and the wall seconds spent building and running. A trial whose
         outputs differ from the untuned module's is WRONG_RESULT. untuned: mods is the task's
         untuned module alone, whose run on the check's data gives the reference on the way."""
         check = self.check
+        timing = self._timing(untuned)
         if check is None or check.off:
-            return self._run(mods, args_infos, [None] * len(mods), True)
+            return self._run(mods, args_infos, [None] * len(mods), timing)
         # On a CPU the untuned module is its own reference: its measurement gives the reference.
         if untuned and not check.ready and len(mods) == 1 and check.mod is check.untuned:
-            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs], True)
+            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs], timing)
             check.adopt(outcomes[0])
         else:
             if not untuned:
                 check.ensure(self._reference_run)
-            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs_for(a) for a in args_infos], True)
+            outcomes, build_wall, run_wall = self._run(mods, args_infos, [check.inputs_for(a) for a in args_infos], timing)
         return [check.judge(o) for o in outcomes], build_wall, run_wall
 
     def _reference_run(self, mod, args_info, inputs) -> MeasureOutcome:
         """One untimed run of the untuned module on the check's data, its outputs fetched."""
-        outcomes, _, _ = self._run([mod], [args_info], [inputs], False)
+        outcomes, _, _ = self._run([mod], [args_info], [inputs], None)
         return outcomes[0]
 
     @abc.abstractmethod
-    def _run(self, mods: list, args_infos: list, check_inputs: list, timed: bool) -> tuple[list[MeasureOutcome], float, float]:
-        """An outcome per module; timed False: no timing runs, only the check's run."""
+    def _run(self, mods: list, args_infos: list, check_inputs: list, timing: tuple | None) -> tuple[list[MeasureOutcome], float, float]:
+        """An outcome per module; timing None: no timing runs, only the check's run."""
 
     @abc.abstractmethod
     def close(self) -> None:

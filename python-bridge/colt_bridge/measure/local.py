@@ -33,7 +33,6 @@ class LocalMeasurer(Measurer):
     def __init__(self, target, settings: MeasureSettings, untuned=None):
         super().__init__(target, settings, untuned)
         self.target = target
-        self.settings = settings
         self.device_type = device_type_of(target)
         self.builder = BuildPool.get(settings.max_workers, settings.timeout_sec)
         self.builder.warm()
@@ -48,7 +47,7 @@ class LocalMeasurer(Measurer):
         )
         self.pool.submit(int, 0)  # starts the worker now, not at the first trial
 
-    def _run(self, mods: list, args_infos: list, check_inputs: list, timed: bool) -> tuple[list[MeasureOutcome], float, float]:
+    def _run(self, mods: list, args_infos: list, check_inputs: list, timing: tuple | None) -> tuple[list[MeasureOutcome], float, float]:
         started = time.perf_counter()
         built = self.builder.build(mods, self.target)
         build_wall = time.perf_counter() - started
@@ -62,11 +61,10 @@ class LocalMeasurer(Measurer):
                 runnable.append(i)
         started = time.perf_counter()
         s = self.settings
-        evaluator = (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush) if timed else None
         futures = [
             self.pool.submit(
                 run_local,
-                evaluator,
+                timing,
                 built[i][0],
                 self.device_type,
                 tuple(arg.as_json() for arg in args_infos[i]),

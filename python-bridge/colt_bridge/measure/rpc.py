@@ -239,14 +239,14 @@ class RpcMeasurer(Measurer):
                 return False
             time.sleep(1.0)
 
-    def _submit_run(self, artifact: str, args_info, check_inputs, timed: bool) -> Future:
+    def _submit_run(self, artifact: str, args_info, check_inputs, timing: tuple | None) -> Future:
         s = self.settings
         return self._pool.submit(
             run_on_device,
             (self.rpc.host, self.rpc.port, self.rpc.key, self.rpc.priority),
             self.rpc.session_timeout_sec,
             self.rpc.queue_timeout_sec,
-            (s.number, s.repeat, s.min_repeat_ms, s.enable_cpu_cache_flush) if timed else None,
+            timing,
             artifact,
             self.device_type,
             tuple(arg.as_json() for arg in args_info),
@@ -261,7 +261,7 @@ class RpcMeasurer(Measurer):
         except Exception as err:  # pylint: disable=broad-except
             return {"ok": False, "stage": "queue", "error": f"runner worker failed: {err}", "device": ""}
 
-    def _run(self, mods: list, args_infos: list, check_inputs: list, timed: bool) -> tuple[list[MeasureOutcome], float, float]:
+    def _run(self, mods: list, args_infos: list, check_inputs: list, timing: tuple | None) -> tuple[list[MeasureOutcome], float, float]:
         """An outcome per module, and the wall seconds until the last build and of the runs."""
         started = time.perf_counter()
         devices = self._devices()
@@ -283,7 +283,7 @@ class RpcMeasurer(Measurer):
             while ready and self._take_place(wait_for_one=not runs and not builds):
                 i = ready.popleft()
                 attempts[i] += 1
-                runs[self._submit_run(artifacts[i], args_infos[i], check_inputs[i], timed)] = i
+                runs[self._submit_run(artifacts[i], args_infos[i], check_inputs[i], timing)] = i
                 first_run = first_run if first_run is not None else time.perf_counter()
             done, _ = wait(list(builds) + list(runs), return_when=FIRST_COMPLETED)
             for future in done:
