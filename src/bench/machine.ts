@@ -52,7 +52,15 @@ function coltVersion(repoRoot: string): string {
 }
 
 /** Node's view of the machine, plus the Python side's versions (TVM, numpy, its BLAS). */
-export async function describeMachine(repoRoot: string, env: NodeJS.ProcessEnv): Promise<MachineInfo> {
+/**
+ * The machine's record, and which of `workloads` cannot be loaded (spec -> one-line reason,
+ * the bridge's own): a bench refuses those before its first run.
+ */
+export async function describeMachine(
+  repoRoot: string,
+  env: NodeJS.ProcessEnv,
+  workloads: readonly string[] = [],
+): Promise<{ machine: MachineInfo; workloadErrors: Record<string, string> }> {
   const info: MachineInfo = {
     cpuModel: cpuModel(),
     logicalCores: os.availableParallelism(),
@@ -63,7 +71,10 @@ export async function describeMachine(repoRoot: string, env: NodeJS.ProcessEnv):
     gitCommit: gitCommit(repoRoot),
   };
   const { python, scripts } = repoTools(repoRoot);
-  const result = await runChild(python, [path.join(scripts, 'machine.py')], { cwd: repoRoot, env, captureStdout: true });
-  const py = lastJsonLine<Partial<MachineInfo>>(result.stdout);
-  return py ? { ...info, ...py } : info;
+  const args = [path.join(scripts, 'machine.py'), ...(workloads.length > 0 ? [workloads.join(',')] : [])];
+  const result = await runChild(python, args, { cwd: repoRoot, env, captureStdout: true });
+  const py = lastJsonLine<Partial<MachineInfo> & { workloadErrors?: Record<string, string> }>(result.stdout);
+  if (!py) return { machine: info, workloadErrors: {} };
+  const { workloadErrors, ...rest } = py;
+  return { machine: { ...info, ...rest }, workloadErrors: workloadErrors ?? {} };
 }

@@ -117,13 +117,18 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
   checkSetup(repoRoot, options);
   const outDir = path.resolve(io.cwd, options.out);
-  makeDirs(outDir);
 
   const notes: string[] = [];
   const target = { ...options.target };
   const numCores = Number(target['num-cores']);
   const env = benchEnv(process.env, numCores);
-  const machine = await describeMachine(repoRoot, env);
+  const { machine, workloadErrors } = await describeMachine(repoRoot, env, options.workloads);
+  const refused = Object.entries(workloadErrors);
+  if (refused.length > 0) {
+    // Before any run, one line: every run of a workload that cannot be loaded would fail alike.
+    throw new ColtError(Code.InvalidArgument, `--workloads: ${refused[0][1]}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}`);
+  }
+  makeDirs(outDir);
   if (options.targetIsShorthand && target.mcpu === undefined && machine.llvmHostCpu) {
     // TVM's llvm target without mcpu compiles for generic x86-64 (SSE2): no AVX, no FMA, while
     // numpy's BLAS uses them. Tune for this CPU, as a user would.

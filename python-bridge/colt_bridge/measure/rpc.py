@@ -162,7 +162,6 @@ class RpcMeasurer(Measurer):
         super().__init__(target, settings, untuned)
         self.devices_at_open = devices
         self.target = target
-        self.settings = settings
         self.rpc = rpc
         self.device_type = device_type
         self.builder = BuildPool.get(settings.max_workers, settings.timeout_sec)
@@ -240,7 +239,6 @@ class RpcMeasurer(Measurer):
             time.sleep(1.0)
 
     def _submit_run(self, artifact: str, args_info, check_inputs, timing: tuple | None) -> Future:
-        s = self.settings
         return self._pool.submit(
             run_on_device,
             (self.rpc.host, self.rpc.port, self.rpc.key, self.rpc.priority),
