@@ -54,7 +54,7 @@ class Prepared:
     decisions: list[DecisionInfo]
     # The trace without its postprocessing, as mutators and set-decision edits take it: what
     # trace_json says, kept so that expanding this schedule does not replay it from JSON again.
-    wire: Trace | None = None
+    wire: Trace
     # The scheduled module's TVMScript, printed on first request (Task.tvmscripts).
     tvmscript: str | None = None
     # The cost model's features of this schedule (XGBModel's extractor), extracted on its first
@@ -253,7 +253,7 @@ class Task:
     def apply(self, trace_json: str, transformations: list[dict], seed: int):
         """Applies the transformations in order; returns (Prepared | None, outcomes, error)."""
         cached = self._cache.get(trace_json)
-        if cached is not None and cached.wire is not None:
+        if cached is not None:
             # The parent was prepared here (it almost always was): its trace as replaying its
             # JSON would give it, without the replay.
             self._cache.move_to_end(trace_json)
@@ -327,12 +327,8 @@ class Task:
         return [float(s) for s in scores]
 
     def _trained_stock_xgb(self) -> bool:
-        model = self.cost_model
-        return (
-            type(model) is ms.cost_model.XGBModel  # pylint: disable=unidiomatic-typecheck
-            and model.booster is not None
-            and model.data_size >= model.num_warmup_samples
-        )
+        # Stock XGBModel only: a subclass may predict otherwise.
+        return type(self.cost_model) is ms.cost_model.XGBModel and not self._untrained_xgb()  # pylint: disable=unidiomatic-typecheck
 
     def _predict_xgb(self, prepared: list[Prepared]) -> np.ndarray:
         """What XGBModel.predict answers once trained, with each schedule's features extracted

@@ -13,7 +13,7 @@ import tvm
 from tvm.target import codegen
 
 from _common import emit, load_workload
-from colt_bridge.errors import BridgeError  # noqa: E402
+from colt_bridge.errors import BridgeError
 
 
 def _blas() -> dict:

@@ -51,10 +51,10 @@ function coltVersion(repoRoot: string): string {
   }
 }
 
-/** Node's view of the machine, plus the Python side's versions (TVM, numpy, its BLAS). */
 /**
- * The machine's record, and which of `workloads` cannot be loaded (spec -> one-line reason,
- * the bridge's own): a bench refuses those before its first run.
+ * Node's view of the machine, plus the Python side's versions (TVM, numpy, its BLAS); and which
+ * of `workloads` cannot be loaded (spec -> the bridge's one-line reason): a bench refuses those
+ * before its first run.
  */
 export async function describeMachine(
   repoRoot: string,

@@ -1,5 +1,6 @@
-// Where a JSON text goes wrong, without its bytes: V8's JSON.parse messages quote the text
-// around the fault, and a path a request names may be any file the service can read.
+// Files named by users and requests, read with care: never without end, and where their JSON
+// goes wrong said without their bytes (V8's JSON.parse messages quote the text around the
+// fault, and a path a request names may be any file the service can read).
 import fs from 'node:fs';
 
 /** `line 3, column 7` of a JSON.parse failure in text, or '' when V8 did not say where. */
