@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { findRepoRoot } from '../config/paths';
 import { Code, ColtError } from '../errors';
 import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from '../options/bench';
+import { resolveWorkload } from '../options/workload';
 import { Interrupts } from '../process/interrupts';
 import { makeDirs } from '../tuning/work-dir';
 import { stopAllChildren } from './child';
@@ -111,18 +112,30 @@ function emptyRun(p: PlannedRun, budgets: number[]): BenchRun {
   };
 }
 
+/** A workload as the runs are given it: a file relative to the user's directory made absolute; one line if it is not there. */
+function benchWorkload(spec: string, cwd: string): string {
+  try {
+    return resolveWorkload(spec, cwd);
+  } catch (err) {
+    if (err instanceof ColtError) throw new ColtError(Code.InvalidArgument, `--workloads: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Runs the bench; resolves to the bench dir. Throws (INTERNAL) if any run failed, after writing the others' results. */
 export async function bench(options: BenchOptions, io: BenchIO): Promise<string> {
   const now = io.now ?? (() => new Date());
   const repoRoot = io.repoRoot ?? findRepoRoot(__dirname);
   checkSetup(repoRoot, options);
   const outDir = path.resolve(io.cwd, options.out);
+  // The runs load their workloads in the repository: a file is named to them by its absolute path.
+  const workloads = options.workloads.map((spec) => benchWorkload(spec, io.cwd));
 
   const notes: string[] = [];
   const target = { ...options.target };
   const numCores = Number(target['num-cores']);
   const env = benchEnv(process.env, numCores);
-  const { machine, workloadErrors } = await describeMachine(repoRoot, env, options.workloads);
+  const { machine, workloadErrors } = await describeMachine(repoRoot, env, workloads);
   const refused = Object.entries(workloadErrors);
   if (refused.length > 0) {
     // Before any run, one line: every run of a workload that cannot be loaded would fail alike.
@@ -153,7 +166,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   const budgets = options.budgets;
   const maxTrials = budgets[budgets.length - 1];
   const seeds = Array.from({ length: options.seeds }, (_, i) => i);
-  const planned = planRuns(options.workloads, options.strategies, seeds);
+  const planned = planRuns(workloads, options.strategies, seeds);
   const common: CommonSettings = {
     target,
     perIter: options.perIter,
@@ -189,7 +202,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
       env: Object.fromEntries(BENCH_ENV_KEYS.map((k) => [k, env[k] ?? null])),
       order: 'per workload, seed after seed, strategies taking turns (rotated each seed)',
     },
-    workloads: options.workloads.map((spec) => ({ spec, task: null, flop: null, matmulLike: false, blas: null })),
+    workloads: workloads.map((spec) => ({ spec, task: null, flop: null, matmulLike: false, blas: null })),
     runs: planned.map((p) => emptyRun(p, budgets)),
     notes,
   };

@@ -59,6 +59,20 @@ describe('a TVMScript workload that is not only TVMScript', () => {
     expect(fs.existsSync(sentinel)).toBe(false);
     expect(fs.existsSync(out)).toBe(false);
   });
+
+  it('named relative to the directory colt bench runs in, is found there and refused the same way', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'cwd-'));
+    const sentinel = path.join(dir, 'sentinel');
+    fs.writeFileSync(path.join(dir, 'my_layer.py'), payload(sentinel));
+    // The runs themselves start in the repository, where no my_layer.py is.
+    const run = await runColt(['bench', '--workloads', 'GMM:0,my_layer.py', '--strategies', 'colt-no-llm', '--budgets', '4', '--seeds', '1', '--out', 'out'], { cwd: dir });
+    expectOneErrorLine(run, new RegExp(`--workloads: ${dir}/my_layer\\.py: line 5: .*not allowed in TVMScript`));
+    expect(fs.existsSync(sentinel)).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
+
+    const missing = await runColt(['bench', '--workloads', 'GMM:0,nowhere.py', '--strategies', 'colt-no-llm', '--budgets', '4', '--seeds', '1', '--out', 'out'], { cwd: dir });
+    expectOneErrorLine(missing, /--workloads: workload nowhere\.py: no such file/);
+  });
 });
 
 describe('a models file', () => {
