@@ -21,6 +21,8 @@ export type LlmEvent =
       latencyMs: number;
       /** HTTP requests, retries included (0 for a cached answer). */
       attempts: number;
+      /** CPU threads a local model's call ran on. */
+      threads?: number;
       errorKind?: LlmErrorKind;
       error?: string;
     }
@@ -72,6 +74,8 @@ export interface LlmModelStats {
   costUsd: number;
   /** Time spent waiting for this model. */
   waitMs: number;
+  /** CPU threads of its answered calls, summed (a local model; 0 for an endpoint). */
+  threads: number;
 }
 
 /** hits / proposals, 0 before the first judged turn. */
@@ -96,5 +100,6 @@ export function emptyStats(size: number): LlmModelStats {
     estimatedCalls: 0,
     costUsd: 0,
     waitMs: 0,
+    threads: 0,
   };
 }

@@ -51,7 +51,7 @@ export {
 export { emptyStats, hitRate, type LlmEvent, type LlmModelStats, type LlmPurpose } from './events';
 export { type ChatMessage, type Completion, type LanguageModel } from './language-model';
 export { answerGrammar } from './local/grammar';
-export { defaultThreads, LocalChatModel, type LocalModelOptions } from './local/model';
+export { callThreads, idleCores, LocalChatModel, type LocalModelOptions } from './local/model';
 export { importNodeLlamaCpp, type NodeLlamaCpp } from './local/runtime';
 export { estimateTokens, ModelPool, type BudgetSwitch, type LlmBookings, type LlmSummary, type ModelPoolOptions, type PoolSnapshot, type SpendListener, type SpendPhase } from './pool';
 export { answerConstraints, CONSTRAINT_LIMITS, type AnswerConstraints, type ConstraintLimits } from './prompting/constraints';

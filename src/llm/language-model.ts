@@ -15,6 +15,8 @@ export interface Completion {
   usage?: { promptTokens: number; completionTokens: number };
   /** HTTP requests made, retries included. */
   attempts: number;
+  /** CPU threads the call ran on (a local model). */
+  threads?: number;
 }
 
 /** One member of the pool that answers chat prompts. */

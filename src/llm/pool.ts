@@ -39,11 +39,18 @@ export interface PerCall {
   secondsPerCall: number | null;
   promptTokensPerCall: number | null;
   completionTokensPerCall: number | null;
+  /** A local model's CPU threads, over its answered calls; null for an endpoint. */
+  threadsPerCall: number | null;
 }
 
 function perCall(s: LlmModelStats): PerCall {
-  const mean = (total: number) => (s.calls > 0 ? Math.round((total / s.calls) * 100) / 100 : null);
-  return { secondsPerCall: mean(s.waitMs / 1000), promptTokensPerCall: mean(s.promptTokens), completionTokensPerCall: mean(s.completionTokens) };
+  const mean = (total: number, calls = s.calls) => (calls > 0 ? Math.round((total / calls) * 100) / 100 : null);
+  return {
+    secondsPerCall: mean(s.waitMs / 1000),
+    promptTokensPerCall: mean(s.promptTokens),
+    completionTokensPerCall: mean(s.completionTokens),
+    threadsPerCall: s.threads > 0 ? mean(s.threads, s.calls - s.failedCalls) : null,
+  };
 }
 
 /** The LLM side of a run, for the summary. */
@@ -275,6 +282,7 @@ export class ModelPool {
       stats.completionTokens += completionTokens;
       stats.costUsd += costUsd;
       stats.waitMs += latencyMs;
+      stats.threads += completion.threads ?? 0;
       if (estimated) stats.estimatedCalls += 1;
       this.costUsd += costUsd;
       this.cache.set(key, completion.text);
@@ -291,6 +299,7 @@ export class ModelPool {
         costUsd,
         latencyMs,
         attempts: completion.attempts,
+        ...(completion.threads !== undefined ? { threads: completion.threads } : {}),
       });
       return completion.text;
     } catch (err) {

@@ -77,7 +77,9 @@ export function describeOutcome(summary: TuneSummary): string {
       // Older summaries (and resumed runs' checkpoints) may lack the means.
       m.secondsPerCall == null
         ? `${name} ${m.calls}`
-        : `${name} ${m.calls} (${m.secondsPerCall.toFixed(1)} s, ${Math.round(m.promptTokensPerCall ?? 0)}+${Math.round(m.completionTokensPerCall ?? 0)} tokens a call)`,
+        : `${name} ${m.calls} (${m.secondsPerCall.toFixed(1)} s, ${Math.round(m.promptTokensPerCall ?? 0)}+${Math.round(m.completionTokensPerCall ?? 0)} tokens${
+            m.threadsPerCall == null ? '' : `, ${m.threadsPerCall.toFixed(1)} threads`
+          } a call)`,
     );
     parts.push(
       `LLM calls: ${calls.join(', ')}; $${llm.totals.costUsd.toFixed(4)}; ` +

@@ -59,6 +59,10 @@ describe('colt tune with the bundled local LLM', () => {
     expect(llm[LLM]).toMatchObject({ costUsd: 0, estimatedCalls: 0, failedCalls: 0 });
     const calls = lines.filter((l) => l.type === 'llm_call');
     expect(calls).toHaveLength(llm[LLM].calls);
+    // Each call ran on the threads the idle cores allowed then, and the summary has their mean.
+    const threads = calls.map((c) => c.threads as number);
+    for (const n of threads) expect(n >= 1 && n <= Math.min(4, os.availableParallelism())).toBe(true);
+    expect(llm[LLM].threadsPerCall).toBeCloseTo(threads.reduce((a, b) => a + b, 0) / threads.length, 1);
     // Cheap first: the built-in proposer took most turns.
     const perModel = summary.perModel as Record<string, { expansions: number }>;
     expect(perModel.builtin.expansions).toBeGreaterThan(perModel[LLM].expansions);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Code, ColtError } from '../../src/errors';
 import { ApiKeys, largestModel, loadModelsConfig, modelKind, modelSizes, parseModelsConfig } from '../../src/llm/config';
 import { BUNDLED_MODEL, bundledModelPath, DEFAULT_BUCKET, defaultBucketConfig, openDefaultBucket } from '../../src/llm/default-bucket';
-import { defaultThreads } from '../../src/llm/local/model';
+import { callThreads, idleCores } from '../../src/llm/local/model';
 import { ModelPool } from '../../src/llm/pool';
 import { LlmProposer } from '../../src/llm/proposer';
 import { llmSearchWiring } from '../../src/llm/setup';
@@ -83,11 +83,25 @@ describe('models.json with local and built-in members', () => {
     expect(pool.summary().perModel).toEqual({});
   });
 
-  it('gives a local model the idle cores: at most half the cores and 4, at least 1', () => {
-    expect([1, 2, 3, 4, 8, 64].map((cores) => defaultThreads(cores, 0))).toEqual([1, 1, 1, 2, 4, 4]);
-    // Busy cores are not idle ones: only what the load leaves, still at least 1.
-    expect([0.5, 3.2, 6.9, 7.5, 20].map((load) => defaultThreads(8, load))).toEqual([4, 4, 1, 1, 1]);
-    expect(defaultThreads(2, 1.9)).toBe(1);
+  it('gives a local model\'s call the cores idle before it: at most 4 and the cores, at least 1', () => {
+    // Idle cores as measured: a core a third busy still counts, one half busy does not.
+    expect([0, 0.5, 0.69, 0.7, 1, 1.69, 1.7, 2].map((idle) => callThreads(idle, 2))).toEqual([1, 1, 1, 1, 1, 1, 2, 2]);
+    expect([0, 3.2, 3.7, 7.9, 64].map((idle) => callThreads(idle, 8))).toEqual([1, 3, 4, 4, 4]);
+    expect(callThreads(1, 1)).toBe(1);
+    expect(callThreads(Infinity, 2)).toBe(2);
+  });
+
+  it('measures idle cores from the CPU times over a short window', async () => {
+    const times = (user: number, idle: number): os.CpuInfo['times'] => ({ user, nice: 0, sys: 0, irq: 0, idle });
+    const snapshots = [
+      // Core 0 idle all the window, core 1 busy 3 ticks of 4, core 2 ticked nothing (counts as busy).
+      [times(100, 500), times(200, 100), times(50, 50)],
+      [times(100, 510), times(203, 101), times(50, 50)],
+    ];
+    let read = 0;
+    const cpus = (): os.CpuInfo[] => snapshots[read++].map((t) => ({ model: 'cpu', speed: 0, times: t }));
+    expect(await idleCores(1, cpus)).toBeCloseTo(1.25);
+    expect(read).toBe(2);
   });
 });
 

@@ -19,18 +19,44 @@ export interface LocalModelOptions {
   load?: () => Promise<NodeLlamaCpp>;
   /** llama.cpp's own warnings and errors, one line each. */
   onLog?: (line: string) => void;
+  /** Cores idle now, measured before each call of a model whose entry names no threads (idleCores). */
+  idle?: () => Promise<number>;
+}
+
+/** Most threads a call runs on: a model this size gains little past 4 on a CPU. */
+export const MAX_CALL_THREADS = 4;
+
+/**
+ * Cores idle over the next `ms`, measured: for each core the share of that time it spent idle,
+ * summed (0..cores). Taken just before a call, while the search waits for it: what other work
+ * (another job, this run's builds on RPC) leaves free now, which a load average, a minute late,
+ * cannot tell.
+ */
+export async function idleCores(ms = 100, cpus: () => os.CpuInfo[] = os.cpus): Promise<number> {
+  const busyAndIdle = (): Array<[number, number]> =>
+    cpus().map(({ times: t }) => [t.user + t.nice + t.sys + t.irq + t.idle, t.idle]);
+  const before = busyAndIdle();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = busyAndIdle();
+  let idle = 0;
+  after.forEach(([total, free], i) => {
+    const [total0, free0] = before[i] ?? [total, free];
+    // A core that ticked nothing in the window (too short to tell) counts as busy.
+    if (total > total0) idle += Math.min(1, Math.max(0, (free - free0) / (total - total0)));
+  });
+  return idle;
 }
 
 /**
- * CPU threads when the entry names none: the cores idle now (cores minus the 1-minute load
- * average), at most half the cores and at most 4, at least 1. llama.cpp's threads spin while they
- * wait for each other, so more threads than idle cores is ruinous: its default of 4 made
- * generation about 100x slower on a 2-core machine, and on a busy 2-core machine 2 threads were
- * 4-5x slower than 1 (a 1.5B model under a grammar: 0.5 tokens/s with 2, 4-6 with 1).
+ * Threads for one call when the entry names none: the cores idle now, at most 4, at least 1.
+ * llama.cpp's threads spin while they wait for each other, so one thread more than the idle
+ * cores is many times slower (its default of 4 made generation about 100x slower on a 2-core
+ * machine, and 2 threads on a busy 2-core machine 4-5x slower than 1); on an idle 2-core machine
+ * 2 threads answered SmolLM2's calls 1.4-1.6x faster than 1 (2.8 s to 1.8-2.1 s a call).
  */
-export function defaultThreads(cores: number = os.availableParallelism(), load: number = os.loadavg()[0]): number {
-  const idle = Math.floor(cores - (Number.isFinite(load) && load > 0 ? load : 0));
-  return Math.max(1, Math.min(4, Math.floor(cores / 2), idle));
+export function callThreads(idle: number, cores: number = os.availableParallelism()): number {
+  // 0.3 of a core busy (this process's timers, the bridge's idle threads) still counts as free.
+  return Math.max(1, Math.min(MAX_CALL_THREADS, Math.floor(cores), Math.floor(idle + 0.3)));
 }
 
 type LlamaModel = Awaited<ReturnType<Llama['loadModel']>>;
@@ -92,8 +118,10 @@ function messageOf(err: unknown): string {
 export class LocalChatModel implements LanguageModel {
   readonly name: string;
   readonly config: ModelConfig;
-  readonly threads: number;
+  /** The most threads a call may run on: the entry's `threads`, else as many as callThreads allows. */
+  readonly maxThreads: number;
   private readonly file: string;
+  private readonly idle: () => Promise<number>;
   private readonly load: () => Promise<NodeLlamaCpp>;
   private readonly onLog: (line: string) => void;
   private loading: Promise<Loaded> | undefined;
@@ -107,7 +135,8 @@ export class LocalChatModel implements LanguageModel {
     this.name = config.name;
     this.config = config;
     this.file = config.gguf;
-    this.threads = config.threads ?? defaultThreads();
+    this.maxThreads = config.threads ?? callThreads(Infinity);
+    this.idle = options.idle ?? (() => idleCores());
     this.load = options.load ?? importNodeLlamaCpp;
     this.onLog = options.onLog ?? (() => undefined);
   }
@@ -133,6 +162,11 @@ export class LocalChatModel implements LanguageModel {
   /** Tokens of `text` by this model's tokenizer; undefined before the model is loaded. */
   countTokens(text: string): number | undefined {
     return this.ready?.model.tokenize(text).length;
+  }
+
+  /** The threads llama.cpp ran this model's last evaluation on; undefined before it is loaded. */
+  threadsInUse(): number | undefined {
+    return this.ready?.chat.sequence.context.currentThreads;
   }
 
   async close(): Promise<void> {
@@ -166,13 +200,28 @@ export class LocalChatModel implements LanguageModel {
     const { lib, llama } = lease;
     try {
       const model = await llama.loadModel({ modelPath: this.file });
-      const context = await model.createContext({ contextSize: this.config.contextTokens, threads: this.threads, sequences: 1 });
+      // The context's threads are capped by llama.maxThreads as it is now, which another
+      // model's last call may have lowered: lift it for this context's own cap.
+      if (llama.maxThreads !== 0 && llama.maxThreads < this.maxThreads) llama.maxThreads = this.maxThreads;
+      // Up to maxThreads; each call runs on as many as llama.maxThreads allows it then (threadsNow).
+      const context = await model.createContext({
+        contextSize: this.config.contextTokens,
+        threads: { ideal: this.maxThreads, min: 1 },
+        sequences: 1,
+      });
       this.ready = { lease, llama, model, chat: new lib.LlamaChat({ contextSequence: context.getSequence() }) };
       return this.ready;
     } catch (err) {
       await lease.release().catch(() => undefined);
       throw new Error(`llama.cpp cannot load it: ${messageOf(err)}`);
     }
+  }
+
+  /** This call's threads: the entry's, else the idle cores' (callThreads). */
+  private async threadsNow(): Promise<number> {
+    if (this.config.threads !== undefined) return this.config.threads;
+    const idle = await this.idle().catch(() => 0);
+    return Math.min(this.maxThreads, callThreads(idle));
   }
 
   private async generate(messages: ChatMessage[], constraints: AnswerConstraints | undefined): Promise<Completion> {
@@ -186,6 +235,10 @@ export class LocalChatModel implements LanguageModel {
     }
     const { llama, model, chat } = loaded;
     const history = historyOf(messages);
+    const threads = await this.threadsNow();
+    // One llama.cpp serves every local model of the process. A run's calls go one at a time (the
+    // search waits for each), so the cap is this call's; calls of jobs sharing a daemon split it.
+    llama.maxThreads = threads;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.config.timeoutMs);
     let completionTokens = 0;
@@ -204,7 +257,7 @@ export class LocalChatModel implements LanguageModel {
         signal: controller.signal,
         onToken: (tokens) => (completionTokens += tokens.length),
       });
-      return { text: response.response, usage: { promptTokens, completionTokens }, attempts: 1 };
+      return { text: response.response, usage: { promptTokens, completionTokens }, attempts: 1, threads };
     } catch (err) {
       if (controller.signal.aborted) throw fail('timeout', `no answer within ${this.config.timeoutMs} ms`);
       throw fail('server', messageOf(err));

@@ -33,7 +33,7 @@ const shared = new Map<() => Promise<NodeLlamaCpp>, Shared>();
 
 /**
  * llama.cpp on the CPU from node-llama-cpp's prebuilt binary: never a GPU, a download or a
- * compiler. Threads are set per context; its messages (warnings and errors) go to every user's
+ * compiler. Threads are set per call (llama.maxThreads); its messages (warnings and errors) go to every user's
  * onLog, one line each.
  */
 export async function leaseLlama(load: () => Promise<NodeLlamaCpp>, onLog: (line: string) => void): Promise<LlamaLease> {
@@ -47,7 +47,7 @@ export async function leaseLlama(load: () => Promise<NodeLlamaCpp>, onLog: (line
         build: 'never',
         skipDownload: true,
         progressLogs: false,
-        // No cap of its own: each context asks for exactly the threads it runs on.
+        // No cap until a call sets one: each call caps it at the threads it may run on now.
         maxThreads: 0,
         logLevel: lib.LlamaLogLevel.warn,
         logger: (level, message) => {

@@ -13,6 +13,7 @@ import { ApiKeys, parseModelsConfig } from '../../../src/llm/config';
 import { answerConstraints } from '../../../src/llm/prompting/constraints';
 import type { LlmEvent } from '../../../src/llm/events';
 import { BUNDLED_MODEL, DEFAULT_BUCKET, defaultBucketConfig } from '../../../src/llm/default-bucket';
+import { callThreads, LocalChatModel } from '../../../src/llm/local/model';
 import { parseAnswer } from '../../../src/llm/prompting/parse';
 import { ModelPool } from '../../../src/llm/pool';
 import { llmSearchWiring } from '../../../src/llm/setup';
@@ -76,6 +77,45 @@ describe('the bundled local model', () => {
     const summary = pool.summary();
     expect(summary.perModel[BUNDLED_MODEL.name]).toMatchObject({ calls: 2, fallbacks: 0, costUsd: 0 });
     expect(summary.totals.promptTokens).toBeGreaterThan(call.promptTokens);
+  });
+
+  it('runs each call on the cores idle just before it, and on the entry\'s threads when it names them', async () => {
+    const messages = [{ role: 'user' as const, content: 'Answer with a JSON object.' }];
+    const entry = { name: 'smol', gguf: GGUF, params: 1, contextTokens: 512, maxOutputTokens: 16 };
+    const idle = [2, 0];
+    let asked = 0;
+    const adaptive = new LocalChatModel(parseModelsConfig({ models: [entry] }).models[0], {
+      load: loadNodeLlamaCpp,
+      idle: async () => idle[asked++],
+    });
+    const fixed = new LocalChatModel(parseModelsConfig({ models: [{ ...entry, threads: 1 }] }).models[0], {
+      load: loadNodeLlamaCpp,
+      idle: async () => {
+        throw new Error('a model whose entry names its threads measures nothing');
+      },
+    });
+    try {
+      for (const cores of idle) {
+        const { threads } = await adaptive.complete(messages);
+        expect(threads).toBe(Math.min(adaptive.maxThreads, callThreads(cores)));
+        // What llama.cpp itself ran the call on.
+        expect(adaptive.threadsInUse()).toBe(threads);
+      }
+      expect(asked).toBe(2);
+      // With 2 or more cores, the two calls differ: all idle cores, then one.
+      if (os.availableParallelism() >= 2) expect(callThreads(2)).toBe(2);
+      expect(callThreads(0)).toBe(1);
+
+      expect((await fixed.complete(messages)).threads).toBe(1);
+      expect(fixed.threadsInUse()).toBe(1);
+      // Back on the adaptive model after the fixed one's call lowered the shared cap.
+      idle.push(2);
+      expect((await adaptive.complete(messages)).threads).toBe(Math.min(adaptive.maxThreads, callThreads(2)));
+      expect(adaptive.threadsInUse()).toBe(Math.min(adaptive.maxThreads, callThreads(2)));
+    } finally {
+      await adaptive.close();
+      await fixed.close();
+    }
   });
 
   it('turns a missing or broken file into one line at the probe', async () => {
