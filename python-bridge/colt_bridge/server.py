@@ -18,6 +18,7 @@ from . import __version__
 from .auth import GRPC_OPTIONS, TokenInterceptor
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
 from .measure import MeasureSettings, RpcSettings, check_tracker
+from .pretrained import Pretrained
 from .proto import pb, pb_grpc
 from .targets import host_cpu, parse_target
 from .task import Task, ensure_work_dir
@@ -152,6 +153,11 @@ class BridgeService(pb_grpc.BridgeServicer):
         target = parse_target(request.target_json or '{"kind":"llvm"}', host=request.host_cpu)
         if request.cost_model not in ("", "xgb", "random"):
             raise InvalidArgument(f"unknown cost model {request.cost_model!r}: use xgb or random")
+        pretrained = None
+        if request.cost_model_file:
+            if request.cost_model == "random":
+                raise InvalidArgument("a cost model file goes with the xgb cost model, not random")
+            pretrained = Pretrained.load(request.cost_model_file)
         m = request.measure
         settings = MeasureSettings(
             number=m.number or 3,
@@ -169,7 +175,9 @@ class BridgeService(pb_grpc.BridgeServicer):
         # bad request leaves no partial database behind.
         ensure_work_dir(request.work_dir)
         task_id = uuid.uuid4().hex[:12]
-        task = Task.open(task_id, name, mod, target, request.work_dir, request.seed, request.cost_model or "xgb", settings)
+        task = Task.open(
+            task_id, name, mod, target, request.work_dir, request.seed, request.cost_model or "xgb", settings, pretrained=pretrained
+        )
         self.add_task(task)
         return _task_response(task)
 

@@ -22,6 +22,7 @@ from tvm.s_tir.schedule import Trace
 from .database import set_aside_torn_lines, sync_database
 from .errors import FailedPrecondition, InvalidArgument, one_line
 from .measure import MeasureOutcome, MeasureSettings, create_measurer
+from .pretrained import Pretrained
 from .prior import vector_lanes, vector_score
 from .traces import (
     DecisionInfo,
@@ -117,6 +118,8 @@ class Task:
         self._cache: OrderedDict[str, Prepared] = OrderedDict()
         self._counter = 0
         self._lanes = vector_lanes(self.target, self.mod)
+        # A cost model trained beforehand on other workloads (Task.open's pretrained), if any.
+        self.pretrained: Pretrained | None = None
 
     @classmethod
     def open(
@@ -130,8 +133,10 @@ class Task:
         cost_model: str,
         settings: MeasureSettings,
         num_warmup_samples: int = 8,
+        pretrained: Pretrained | None = None,
     ) -> "Task":
-        """A task the bridge runs end to end: its own context, cost model, measurer and database."""
+        """A task the bridge runs end to end: its own context, cost model, measurer and database;
+        `pretrained` scores beside an xgb cost model (colt_bridge.pretrained)."""
         # XGBoost's scores before it is trained come from numpy's global generator: seeded, so
         # that a run's first batch repeats with its seed (the bridge process is the run's own).
         np.random.seed(_seed(seed))
@@ -159,6 +164,7 @@ class Task:
         )
         task.work_dir = work_dir
         task.warnings = warnings
+        task.pretrained = pretrained
         return task
 
     @classmethod
@@ -314,12 +320,17 @@ class Task:
         if self.cost_model is None:
             # A MetaSchedule run without a cost model: no opinion, the search's order stands.
             return [0.0] * len(candidates)
-        if self._trained_stock_xgb():
+        if self.pretrained is not None:
+            # Trained beforehand on other workloads: alone until the run's own model is trained,
+            # then beside it.
+            own = self._predict_xgb(prepared) if self._trained_stock_xgb() else None
+            scores = self.pretrained.blend(own, self.pretrained.predict(self._features(prepared)), self.cost_model.data_size)
+        elif self._trained_stock_xgb():
             scores = self._predict_xgb(prepared)
         else:
             scores = np.asarray(self.cost_model.predict(self.ctx, candidates), dtype="float64")
         scores = np.where(np.isfinite(scores), scores, 0.0)
-        if self._untrained_xgb() and self._lanes > 0:
+        if self.pretrained is None and self._untrained_xgb() and self._lanes > 0:
             # XGBoost's scores are random until its warm-up samples are in: lead with the
             # schedules that fill a vector register, and let its random scores break ties.
             prior = np.array([vector_score(p.sch.mod, self._lanes) for p in prepared])
@@ -330,18 +341,20 @@ class Task:
         # Stock XGBModel only: a subclass may predict otherwise.
         return type(self.cost_model) is ms.cost_model.XGBModel and not self._untrained_xgb()  # pylint: disable=unidiomatic-typecheck
 
-    def _predict_xgb(self, prepared: list[Prepared]) -> np.ndarray:
-        """What XGBModel.predict answers once trained, with each schedule's features extracted
-        once: the search scores its unmeasured schedules again after every batch, and the
-        extraction, not the booster, is what costs."""
-        model = self.cost_model
+    def _features(self, prepared: list[Prepared]) -> list[np.ndarray]:
+        """XGBModel's features of each schedule, extracted once: the search scores its unmeasured
+        schedules again after every batch, and the extraction, not the booster, is what costs."""
         fresh = [p for p in prepared if p.features is None]
         if fresh:
-            extracted = model.extractor.extract_from(self.ctx, [p.candidate for p in fresh])
+            extracted = self.cost_model.extractor.extract_from(self.ctx, [p.candidate for p in fresh])
             for p, x in zip(fresh, extracted):
                 p.features = x.numpy().astype("float32")
+        return [p.features for p in prepared]
+
+    def _predict_xgb(self, prepared: list[Prepared]) -> np.ndarray:
+        """What XGBModel.predict answers once trained, on the cached features."""
         # XGBModel.predict's own trained path, minus the extraction (TVM 0.27).
-        return np.asarray(model._predict(xs=[p.features for p in prepared]), dtype="float64")  # pylint: disable=protected-access
+        return np.asarray(self.cost_model._predict(xs=self._features(prepared)), dtype="float64")  # pylint: disable=protected-access
 
     def _untrained_xgb(self) -> bool:
         model = self.cost_model

@@ -9,7 +9,7 @@ import { BENCH_VERSION, loadBench, type BenchResult } from './result';
 
 /** What must match for two parts' numbers to be comparable. */
 const MACHINE_KEYS = ['cpuModel', 'logicalCores', 'llvmHostCpu', 'tvm', 'numpy', 'python'] as const;
-const SETTINGS_KEYS = ['target', 'numCores', 'budgets', 'perIter', 'measure', 'costModel', 'models', 'remeasure', 'env'] as const;
+const SETTINGS_KEYS = ['target', 'numCores', 'budgets', 'perIter', 'measure', 'costModel', 'costModelFile', 'models', 'remeasure', 'env'] as const;
 
 const show = (v: unknown): string => (v === undefined ? '(none)' : JSON.stringify(v));
 

@@ -94,6 +94,8 @@ export const benchSchema = z.object({
     perIter: num,
     measure: z.object({ number: num, repeat: num, minRepeatMs: num, timeoutSec: num }),
     costModel: z.string(),
+    /** The COLT strategies' cost model trained beforehand, if any (absent in older benches). */
+    costModelFile: z.string().nullable().optional(),
     remeasure: z.object({ rounds: num, repeat: num, minRepeatMs: num }),
     /** Each run's process group is killed after this long. */
     runTimeoutSec: num.optional(),

@@ -176,6 +176,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     timeout: options.timeout,
     costModel: options.costModel,
     models: options.models ? path.resolve(io.cwd, options.models) : undefined,
+    costModelFile: options.costModelFile ? path.resolve(io.cwd, options.costModelFile) : undefined,
   };
   const runnerEnv: RunnerEnv = { repoRoot, env, hasNoLlmFlag };
   const runTimeout = options.runTimeout ?? runTimeoutSec(maxTrials, options.timeout);
@@ -196,6 +197,8 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
       perIter: options.perIter,
       measure: { number: options.number, repeat: options.repeat, minRepeatMs: options.minRepeatMs, timeoutSec: options.timeout },
       costModel: options.costModel,
+      // Only when given: parts of a suite run before it existed still merge with later ones.
+      ...(common.costModelFile ? { costModelFile: common.costModelFile } : {}),
       models: options.models ?? null,
       remeasure: { rounds: options.remeasureRounds, repeat: options.remeasureRepeat, minRepeatMs: options.remeasureMinRepeatMs },
       runTimeoutSec: runTimeout,

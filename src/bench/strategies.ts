@@ -23,6 +23,8 @@ export interface CommonSettings {
   costModel: string;
   /** models.json for the `colt` strategy (absolute), if any. */
   models?: string;
+  /** A cost model trained beforehand (absolute) for every COLT strategy, if any; MetaSchedule's runs keep their stock model. */
+  costModelFile?: string;
 }
 
 export interface RunSpec {
@@ -130,6 +132,7 @@ class ColtRunner implements Runner {
       '--json',
     ];
     args.push(...this.modelFlags(spec));
+    if (this.settings.costModelFile) args.push('--cost-model-file', this.settings.costModelFile);
     const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env, timeoutMs: spec.timeoutMs });
     if (result.code !== 0) throw runFailed(describeFailure('colt tune', result));
     const summaryFile = path.join(spec.workDir, 'colt-summary.json');

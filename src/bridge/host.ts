@@ -29,6 +29,8 @@ export interface TaskRequest {
   workDir: string;
   seed: number;
   costModel: string;
+  /** A cost model trained beforehand (an absolute path), scoring beside costModel; none: ''. */
+  costModelFile: string;
   measure: {
     number: number;
     repeat: number;
@@ -133,6 +135,7 @@ export class BridgeTaskHost implements TaskHost {
         work_dir: request.workDir,
         seed: request.seed,
         cost_model: request.costModel,
+        cost_model_file: request.costModelFile,
         measure: {
           number: measure.number,
           repeat: measure.repeat,

@@ -44,9 +44,11 @@ export interface JobEnv {
 }
 
 /** Runs the tuning job to its end; throws what stops it (the job machinery records it). */
-export async function runTuneJob(options: TuneOptions, env: JobEnv, job: Job): Promise<void> {
+export async function runTuneJob(given: TuneOptions, env: JobEnv, job: Job): Promise<void> {
   const started = performance.now();
-  const workload = resolveWorkload(options.workload, env.cwd);
+  const workload = resolveWorkload(given.workload, env.cwd);
+  // The bridge runs elsewhere: it is given the file's absolute path.
+  const options = given.costModelFile ? { ...given, costModelFile: path.resolve(env.cwd, given.costModelFile) } : given;
   const workDir = path.resolve(env.cwd, options.workDir);
   ensureWritableWorkDir(workDir);
   const lock = WorkDirLock.acquire(workDir);
@@ -117,6 +119,7 @@ async function tuneInWorkDir(
         untunedLatencyUs,
         seed: options.seed,
         costModel: options.costModel,
+        costModelFile: options.costModelFile,
         trialsPerIter: options.perIter,
         workDir,
         measure: {

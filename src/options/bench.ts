@@ -40,6 +40,7 @@ export const BENCH_FLAGS: Record<string, string> = {
   minRepeatMs: '--min-repeat-ms',
   timeout: '--timeout',
   costModel: '--cost-model',
+  costModelFile: '--cost-model-file',
   models: '--models',
   runTimeout: '--run-timeout',
 };
@@ -97,6 +98,8 @@ export function benchOptionsSchema(ctx: BenchOptionsContext) {
     minRepeatMs: integer(0, LIMITS.minRepeatMs).default(BENCH_DEFAULTS.minRepeatMs),
     timeout: positiveNumber(LIMITS.timeout).default(BENCH_DEFAULTS.timeout),
     costModel: costModel(),
+    /** A cost model trained beforehand (scripts/cost-model) for the COLT strategies. */
+    costModelFile: z.string().trim().min(1, { error: 'must name a file scripts/cost-model wrote' }).optional(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     /** Seconds before a run's process group is killed; default: derived from the trials and --timeout. */
     runTimeout: positiveNumber(LIMITS.runTimeout).optional(),

@@ -29,6 +29,7 @@ export const TUNE_FLAGS: Record<string, string> = {
   timeout: '--timeout',
   checkResults: '--no-check-results',
   costModel: '--cost-model',
+  costModelFile: '--cost-model-file',
   models: '--models',
   bucket: '--bucket',
   llm: '--no-llm',
@@ -91,6 +92,8 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     /** false (--no-check-results): trials are not compared with the untuned build's outputs. */
     checkResults: z.boolean().default(true),
     costModel: costModel(),
+    /** A cost model trained beforehand (scripts/cost-model), scoring beside xgb. */
+    costModelFile: z.string().trim().min(1, { error: 'must name a file scripts/cost-model wrote' }).optional(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     /** A bucket by name (src/llm/default-bucket.ts); none: the default, offline. */
     bucket: z.enum(BUCKET_NAMES, { error: `must be one of ${BUCKET_NAMES.join(', ')}` }).optional(),

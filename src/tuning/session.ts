@@ -243,6 +243,7 @@ export class TuneSession {
         workDir,
         seed: options.seed,
         costModel: options.costModel,
+        costModelFile: options.costModelFile ?? '',
         measure: {
           number: options.number,
           repeat: options.repeat,

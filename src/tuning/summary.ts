@@ -26,6 +26,8 @@ export interface TuneSummary {
   stopReason: StopReason;
   seed: number;
   costModel: string;
+  /** The cost model trained beforehand that scored beside costModel; null: none. */
+  costModelFile: string | null;
   trialsPerIter: number;
   workDir: string;
   bestShash: string | null;
@@ -56,6 +58,7 @@ export interface SummaryInput {
   untunedLatencyUs: number | null;
   seed: number;
   costModel: string;
+  costModelFile?: string;
   trialsPerIter: number;
   workDir: string;
   measure: TuneSummary['measure'];
@@ -87,6 +90,7 @@ export function buildSummary(input: SummaryInput): TuneSummary {
     stopReason: result.stopReason,
     seed: input.seed,
     costModel: input.costModel,
+    costModelFile: input.costModelFile ?? null,
     trialsPerIter: input.trialsPerIter,
     workDir: input.workDir,
     bestShash: result.best?.shash ?? null,

@@ -91,6 +91,12 @@ describe('mergeBenches', () => {
     expect(() => mergeBenches([{ bench: part('GMM:1'), dir: '/a' }, { bench: budgets, dir: '/b' }], out, 'merge')).toThrow(
       'cannot merge /b with /a: different settings (budgets [2,4] vs [2,4,8])',
     );
+    // COLT with a cost model trained beforehand is another COLT.
+    const pretrained = part('C2D:0');
+    pretrained.settings.costModelFile = '/models/suite.npz';
+    expect(() => mergeBenches([{ bench: part('GMM:1'), dir: '/a' }, { bench: pretrained, dir: '/b' }], out, 'merge')).toThrow(
+      'cannot merge /b with /a: different settings (costModelFile (none) vs "/models/suite.npz")',
+    );
   });
 
   it('refuses a part that did not finish', () => {

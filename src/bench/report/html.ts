@@ -186,7 +186,7 @@ function settingsSection(bench: BenchResult): string {
     ['seeds', esc(s.seeds.join(', '))],
     ['trials per batch', String(s.perIter)],
     ['evaluator (every trial)', `number ${s.measure.number}, repeat ${s.measure.repeat}, min_repeat_ms ${s.measure.minRepeatMs}, timeout ${s.measure.timeoutSec} s`],
-    ['cost model', esc(s.costModel)],
+    ['cost model', esc(s.costModelFile ? `${s.costModel}, with ${s.costModelFile} for the COLT strategies` : s.costModel)],
     [
       're-measurement',
       `${s.remeasure.rounds} rounds × ${s.remeasure.repeat} samples, min_repeat_ms ${s.remeasure.minRepeatMs}; every contender in turn each round; ` +
