@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ensureBuilt, runColt, userEnv, type Finished } from './colt-process';
+import { ensureBuilt, expectOneErrorLine, runColt, userEnv } from './colt-process';
 
 // TVM's parser evaluated this while it parsed the file, writing the sentinel.
 const payload = (sentinel: string): string => `from tvm.script import tirx as T
@@ -26,15 +26,6 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function expectOneErrorLine(run: Finished, problem: RegExp): string {
-  const lines = run.stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^colt: error: /);
-  expect(lines[0]).toMatch(problem);
-  expect(run.code).toBe(2);
-  return lines[0];
-}
 
 describe('a TVMScript workload that is not only TVMScript', () => {
   it('is refused by colt tune in one line, and the payload never runs', async () => {

@@ -105,3 +105,13 @@ export function bridgeOf(parent: number): number | undefined {
   }
   return undefined;
 }
+
+/** The one `colt: error:` line a bad input gets, with exit code 2 and no stack trace; returns it. */
+export function expectOneErrorLine(run: Finished, problem: RegExp): string {
+  const lines = run.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^colt: error: /);
+  expect(lines[0]).toMatch(problem);
+  expect(run.code).toBe(2);
+  return lines[0];
+}

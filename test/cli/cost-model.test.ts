@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ensureBuilt, REPO, runColt } from './colt-process';
+import { ensureBuilt, expectOneErrorLine, REPO, runColt } from './colt-process';
 
 let tmp: string;
 
@@ -19,14 +19,6 @@ beforeAll(() => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-function expectOneErrorLine(run: { stderr: string; code: number | null }, problem: RegExp): void {
-  const lines = run.stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^colt: error: /);
-  expect(lines[0]).toMatch(problem);
-  expect(run.code).toBe(2);
-}
 
 describe('colt tune --cost-model-file', () => {
   it('tunes with a model scripts/cost-model trained on another workload\'s records', async () => {
