@@ -47,7 +47,6 @@ class Group:
     """One workload's trials: what XGBModel keeps per workload (a FeatureGroup)."""
 
     key: str  # the workload's structural hash, as XGBModel names its groups
-    name: str
     features: list[np.ndarray]  # per schedule: stores x features, float32
     costs: np.ndarray  # per schedule: seconds (median of its runs), float32
 
@@ -106,9 +105,8 @@ def collect(work_dirs: list[str], target: tvm.target.Target) -> tuple[list[Group
             if not kept:
                 continue
             group = groups.get(key)
-            name = work_dir
             if group is None:
-                groups[key] = Group(key, name, [f for f, _ in kept], np.array([c for _, c in kept], dtype="float32"))
+                groups[key] = Group(key, [f for f, _ in kept], np.array([c for _, c in kept], dtype="float32"))
             else:
                 group.features.extend(f for f, _ in kept)
                 group.costs = np.concatenate([group.costs, np.array([c for _, c in kept], dtype="float32")])
