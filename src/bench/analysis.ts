@@ -143,6 +143,10 @@ export interface BenchAnalysis {
 
 export const isColt = (strategy: string): boolean => strategy === 'colt' || strategy.startsWith('colt-');
 
+/** `colt-no-llm-pretrained` → `colt-no-llm`; null for a strategy that is not a `-pretrained` one. */
+export const withoutPretrained = (strategy: string): string | null =>
+  isColt(strategy) && strategy.endsWith('-pretrained') ? strategy.slice(0, -'-pretrained'.length) : null;
+
 export { geomean, median };
 
 function spread(xs: Array<number | null | undefined>): Spread | null {
@@ -292,11 +296,17 @@ export function analyzeBench(bench: BenchResult): BenchAnalysis {
     const bases = stats.filter((s) => !isColt(s.strategy));
     const ratios: Ratio[] = [];
     const efficiency: SampleEfficiency[] = [];
-    for (const base of bases) {
-      for (const colt of colts) {
-        for (const b of budgets) ratios.push({ baseline: base.strategy, colt: colt.strategy, budget: b, ...ratioOf(base.byBudget[b], colt.byBudget[b]) });
-        efficiency.push(sampleEfficiency(colt, base, budgets, maxTrials));
-      }
+    // Every COLT strategy against every baseline; and a `-pretrained` strategy also against the
+    // same strategy without the file, the A/B that says whether the file pays.
+    const pairsOf: Array<[StrategyStats, StrategyStats]> = bases.flatMap((base) => colts.map((colt): [StrategyStats, StrategyStats] => [base, colt]));
+    for (const colt of colts) {
+      const plain = withoutPretrained(colt.strategy);
+      const base = plain === null ? undefined : colts.find((c) => c.strategy === plain);
+      if (base) pairsOf.push([base, colt]);
+    }
+    for (const [base, colt] of pairsOf) {
+      for (const b of budgets) ratios.push({ baseline: base.strategy, colt: colt.strategy, budget: b, ...ratioOf(base.byBudget[b], colt.byBudget[b]) });
+      efficiency.push(sampleEfficiency(colt, base, budgets, maxTrials));
     }
     const blasUs = remeasuredUs(w.blas) ?? null;
     const blasFraction: Record<string, number | null> = {};

@@ -148,7 +148,8 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     target.mcpu = machine.llvmHostCpu;
     notes.push(`target: mcpu ${machine.llvmHostCpu} (this CPU, as LLVM names it) added to the llvm shorthand; without it TVM compiles for generic x86-64.`);
   }
-  const hasNoLlmFlag = options.strategies.includes('colt-no-llm') ? coltHasNoLlmFlag(repoRoot) : false;
+  const noLlm = options.strategies.includes('colt-no-llm') || options.strategies.includes('colt-no-llm-pretrained');
+  const hasNoLlmFlag = noLlm ? coltHasNoLlmFlag(repoRoot) : false;
   if (options.strategies.includes('colt')) {
     notes.push(options.models ? `colt: colt tune --models ${options.models}` : 'colt: colt tune with its default models (no --models given).');
   }
@@ -158,6 +159,10 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
         ? 'colt-no-llm: colt tune --no-llm, the built-in proposer alone.'
         : 'colt-no-llm: this build of colt tune has no --no-llm flag (nor a default LLM): it ran as plain colt tune.',
     );
+  }
+  if (options.costModelFile) {
+    const which = options.strategies.filter((s) => s.endsWith('-pretrained')).join(', ');
+    notes.push(`${which}: the same as without -pretrained, plus --cost-model-file ${options.costModelFile}; the other strategies score with their stock cost model.`);
   }
   notes.push(
     'evolutionary / replay-trace: stock ms.tune_tir, with the same workload loader, target, evaluator settings and warm build pool as the COLT bridge (scripts/bench/ms_tune.py).',

@@ -23,7 +23,7 @@ export interface CommonSettings {
   costModel: string;
   /** models.json for the `colt` strategy (absolute), if any. */
   models?: string;
-  /** A cost model trained beforehand (absolute) for every COLT strategy, if any; MetaSchedule's runs keep their stock model. */
+  /** A cost model trained beforehand (absolute), for the `-pretrained` strategies only; the others keep their stock model. */
   costModelFile?: string;
 }
 
@@ -101,6 +101,8 @@ class ColtRunner implements Runner {
     private readonly env: RunnerEnv,
     private readonly settings: CommonSettings,
     private readonly models: ColtModels,
+    /** Score with settings.costModelFile (a `-pretrained` strategy). */
+    private readonly pretrained = false,
   ) {}
 
   private modelFlags(spec: RunSpec): string[] {
@@ -132,7 +134,10 @@ class ColtRunner implements Runner {
       '--json',
     ];
     args.push(...this.modelFlags(spec));
-    if (this.settings.costModelFile) args.push('--cost-model-file', this.settings.costModelFile);
+    if (this.pretrained) {
+      if (!this.settings.costModelFile) throw runFailed('a -pretrained strategy needs --cost-model-file');
+      args.push('--cost-model-file', this.settings.costModelFile);
+    }
     const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env, timeoutMs: spec.timeoutMs });
     if (result.code !== 0) throw runFailed(describeFailure('colt tune', result));
     const summaryFile = path.join(spec.workDir, 'colt-summary.json');
@@ -193,6 +198,10 @@ export function createRunner(strategy: StrategyName, env: RunnerEnv, settings: C
       return new ColtRunner(env, settings, 'default');
     case 'colt-no-llm':
       return new ColtRunner(env, settings, 'none');
+    case 'colt-pretrained':
+      return new ColtRunner(env, settings, 'default', true);
+    case 'colt-no-llm-pretrained':
+      return new ColtRunner(env, settings, 'none', true);
     case 'colt-offline-3':
       return new ColtRunner(env, settings, 'offline-3');
     case 'colt-qwen':

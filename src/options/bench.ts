@@ -6,8 +6,21 @@ import { costModel, integer, LIMITS, MEASURE_DEFAULTS, positiveNumber } from './
 import { targetOption, type TargetSpec } from './target';
 
 /** The strategies `colt bench` knows how to run. */
-export const STRATEGIES = ['colt', 'colt-no-llm', 'colt-offline-3', 'colt-qwen', 'evolutionary', 'replay-trace'] as const;
+export const STRATEGIES = [
+  'colt',
+  'colt-no-llm',
+  'colt-pretrained',
+  'colt-no-llm-pretrained',
+  'colt-offline-3',
+  'colt-qwen',
+  'evolutionary',
+  'replay-trace',
+] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
+
+/** The strategies that score with `--cost-model-file`: their base strategy plus that file, so one bench compares both, interleaved. */
+export const PRETRAINED_STRATEGIES: readonly StrategyName[] = ['colt-pretrained', 'colt-no-llm-pretrained'];
+const PRETRAINED_HINT = `${PRETRAINED_STRATEGIES.join(' or ')}`;
 
 export const BENCH_DEFAULTS = {
   workloads: 'GMM:1,C2D:0',
@@ -98,7 +111,7 @@ export function benchOptionsSchema(ctx: BenchOptionsContext) {
     minRepeatMs: integer(0, LIMITS.minRepeatMs).default(BENCH_DEFAULTS.minRepeatMs),
     timeout: positiveNumber(LIMITS.timeout).default(BENCH_DEFAULTS.timeout),
     costModel: costModel(),
-    /** A cost model trained beforehand (scripts/cost-model) for the COLT strategies. */
+    /** A cost model trained beforehand (scripts/cost-model) for the `-pretrained` strategies. */
     costModelFile: z.string().trim().min(1, { error: 'must name a file scripts/cost-model wrote' }).optional(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     /** Seconds before a run's process group is killed; default: derived from the trials and --timeout. */
@@ -106,6 +119,14 @@ export function benchOptionsSchema(ctx: BenchOptionsContext) {
     remeasureRounds: integer(1, 1000).default(BENCH_DEFAULTS.remeasureRounds),
     remeasureRepeat: integer(1, LIMITS.repeat).default(BENCH_DEFAULTS.remeasureRepeat),
     remeasureMinRepeatMs: integer(0, LIMITS.minRepeatMs).default(BENCH_DEFAULTS.remeasureMinRepeatMs),
+  }).superRefine((o, ctx) => {
+    const pretrained = o.strategies.filter((s) => PRETRAINED_STRATEGIES.includes(s));
+    if (pretrained.length > 0 && o.costModelFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['costModelFile'], message: `must name the file ${pretrained.join(' and ')} score with (scripts/cost-model train)` });
+    }
+    if (pretrained.length === 0 && o.costModelFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['costModelFile'], message: `is used only by ${PRETRAINED_HINT}: add one to --strategies` });
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 // The numbers a reader takes from a bench: ratios at equal budget, sample efficiency, % of BLAS.
 import { analyzeBench, geomean, median, planRuns } from '../../src/bench';
+import { withoutPretrained } from '../../src/bench/analysis';
 import { benchOf, run } from './fixtures';
 
 const BUDGETS = [2, 4];
@@ -165,5 +166,26 @@ describe('median and geomean', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
     expect(geomean([1, 4])).toBeCloseTo(2, 12);
+  });
+
+  it('puts a -pretrained strategy against the same strategy without the file, beside the baselines', () => {
+    const budgets = [2, 4];
+    const bench = benchOf(
+      [0, 1, 2].flatMap((seed) => [
+        run('GMM:1', 'evolutionary', seed, [300, 200, 180, 150], { 2: 200, 4: 150 }, budgets),
+        run('GMM:1', 'colt-no-llm', seed, [250, 200, 120, 120], { 2: 200, 4: 120 }, budgets),
+        run('GMM:1', 'colt-no-llm-pretrained', seed, [100, 100, 100, 80], { 2: 100, 4: 80 }, budgets),
+      ]),
+      budgets,
+      ['colt-no-llm', 'colt-no-llm-pretrained', 'evolutionary'],
+      ['GMM:1'],
+    );
+    const ratios = analyzeBench(bench).workloads[0].ratios;
+    const pairs = [...new Set(ratios.map((r) => `${r.baseline} / ${r.colt}`))];
+    expect(pairs).toEqual(['evolutionary / colt-no-llm', 'evolutionary / colt-no-llm-pretrained', 'colt-no-llm / colt-no-llm-pretrained']);
+    expect(ratios.filter((r) => r.baseline === 'colt-no-llm').map((r) => r.value)).toEqual([2, 1.5]);
+    expect(withoutPretrained('colt-pretrained')).toBe('colt');
+    expect(withoutPretrained('colt-no-llm')).toBeNull();
+    expect(withoutPretrained('evolutionary-pretrained')).toBeNull();
   });
 });

@@ -38,7 +38,7 @@ describe('parseBenchOptions', () => {
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.issues).toEqual([
-      expect.stringMatching(/^--strategies: must each be one of colt, colt-no-llm, colt-offline-3, colt-qwen, evolutionary, replay-trace/),
+      expect.stringMatching(/^--strategies: must each be one of colt, colt-no-llm, colt-pretrained, colt-no-llm-pretrained, colt-offline-3, colt-qwen, evolutionary, replay-trace/),
       expect.stringMatching(/^--budgets: must be positive trial counts/),
       expect.stringMatching(/^--seeds: must be an integer >= 1 and <= 100/),
       '--target: colt bench compares on this CPU: give an llvm target',
@@ -48,5 +48,16 @@ describe('parseBenchOptions', () => {
   it('refuses a strategy named twice', () => {
     const parsed = parseBenchOptions({ strategies: 'colt,colt' }, ctx);
     expect(parsed.ok || parsed.issues).toEqual(['--strategies: must not repeat a strategy']);
+  });
+
+  it('gives --cost-model-file to the -pretrained strategies, and needs the two together', () => {
+    const ab = parseBenchOptions({ strategies: 'colt-no-llm,colt-no-llm-pretrained,evolutionary', costModelFile: 'runs/cost-model.npz' }, ctx);
+    expect(ab.ok && ab.options).toMatchObject({ strategies: ['colt-no-llm', 'colt-no-llm-pretrained', 'evolutionary'], costModelFile: 'runs/cost-model.npz' });
+    const noFile = parseBenchOptions({ strategies: 'colt,colt-pretrained' }, ctx);
+    expect(noFile.ok || noFile.issues).toEqual(['--cost-model-file: must name the file colt-pretrained score with (scripts/cost-model train)']);
+    const noUser = parseBenchOptions({ strategies: 'colt,evolutionary', costModelFile: 'm.npz' }, ctx);
+    expect(noUser.ok || noUser.issues).toEqual([
+      '--cost-model-file: is used only by colt-pretrained or colt-no-llm-pretrained: add one to --strategies',
+    ]);
   });
 });

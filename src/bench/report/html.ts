@@ -9,10 +9,12 @@ import { escapeXml as esc, formatLatency, renderCurvePlot } from './svg';
 const COLORS: Record<string, string> = {
   colt: '#D55E00',
   'colt-no-llm': '#E69F00',
+  'colt-pretrained': '#CC79A7',
+  'colt-no-llm-pretrained': '#56B4E9',
   evolutionary: '#0072B2',
   'replay-trace': '#009E73',
 };
-const FALLBACK = ['#CC79A7', '#56B4E9', '#000000', '#F0E442'];
+const FALLBACK = ['#000000', '#F0E442', '#999999', '#332288'];
 
 export function strategyColor(name: string, index: number): string {
   return COLORS[name] ?? FALLBACK[index % FALLBACK.length];
@@ -186,7 +188,7 @@ function settingsSection(bench: BenchResult): string {
     ['seeds', esc(s.seeds.join(', '))],
     ['trials per batch', String(s.perIter)],
     ['evaluator (every trial)', `number ${s.measure.number}, repeat ${s.measure.repeat}, min_repeat_ms ${s.measure.minRepeatMs}, timeout ${s.measure.timeoutSec} s`],
-    ['cost model', esc(s.costModelFile ? `${s.costModel}, with ${s.costModelFile} for the COLT strategies` : s.costModel)],
+    ['cost model', esc(s.costModelFile ? `${s.costModel}, with ${s.costModelFile} for the -pretrained strategies` : s.costModel)],
     [
       're-measurement',
       `${s.remeasure.rounds} rounds × ${s.remeasure.repeat} samples, min_repeat_ms ${s.remeasure.minRepeatMs}; every contender in turn each round; ` +
