@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -40,6 +41,11 @@ VERSION = 1
 MAX_FILE_BYTES = 64 << 20
 # Times at or above this are MetaSchedule's marks for a failed trial, not measurements.
 FAILED_SECS = 1e9
+# The cost model shipped with the bridge (scripts/cost-model, from records of workloads outside
+# the benchmark suite on an x86-64 CPU): what an xgb run on an x86-64 CPU scores with by default.
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cost_models", "llvm-x86_64.npz")
+# What a request names to score without any file, the bundled one included.
+NO_FILE = "none"
 
 
 @dataclass
@@ -202,6 +208,27 @@ class Pretrained:
             return mine
         w = own_trials / (own_trials + self.HALF_WEIGHT_TRIALS)
         return w * own + (1.0 - w) * mine
+
+
+def _is_x86_64_cpu(target: tvm.target.Target) -> bool:
+    """An llvm target for an x86-64 CPU: its mtriple says so, or it has none and this host is one."""
+    if target.kind.name != "llvm":
+        return False
+    triple = str(target.attrs.get("mtriple", "") or "")
+    if triple:
+        return triple.split("-")[0] in ("x86_64", "amd64")
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def bundled_for(target: tvm.target.Target) -> tuple["Pretrained | None", str | None]:
+    """The bundled cost model where it fits the target (an llvm target for an x86-64 CPU), and a
+    warning line when it should have but could not be read (then the run goes on without it)."""
+    if not _is_x86_64_cpu(target) or not os.path.exists(BUNDLED):
+        return None, None
+    try:
+        return Pretrained.load(BUNDLED), None
+    except InvalidArgument as err:
+        return None, f"the bundled cost model was left out: {err.message}"
 
 
 _WIDTH: list[int] = []

@@ -18,7 +18,7 @@ from . import __version__
 from .auth import GRPC_OPTIONS, TokenInterceptor
 from .errors import BridgeError, InvalidArgument, NotFound, one_line
 from .measure import MeasureSettings, RpcSettings, check_tracker
-from .pretrained import Pretrained
+from .pretrained import NO_FILE, Pretrained, bundled_for
 from .proto import pb, pb_grpc
 from .targets import host_cpu, parse_target
 from .task import Task, ensure_work_dir
@@ -117,6 +117,7 @@ def _task_response(task: Task) -> pb.OpenTaskResponse:
         devices=task.devices,
         host_cpu=host_cpu(),
         warnings=task.warnings,
+        cost_model_file=task.pretrained.path if task.pretrained is not None else "",
     )
 
 
@@ -153,11 +154,16 @@ class BridgeService(pb_grpc.BridgeServicer):
         target = parse_target(request.target_json or '{"kind":"llvm"}', host=request.host_cpu)
         if request.cost_model not in ("", "xgb", "random"):
             raise InvalidArgument(f"unknown cost model {request.cost_model!r}: use xgb or random")
-        pretrained = None
-        if request.cost_model_file:
+        pretrained, warning = None, None
+        if request.cost_model_file == NO_FILE:
+            pass
+        elif request.cost_model_file:
             if request.cost_model == "random":
                 raise InvalidArgument("a cost model file goes with the xgb cost model, not random")
             pretrained = Pretrained.load(request.cost_model_file)
+        elif request.cost_model in ("", "xgb"):
+            # By default an x86-64 CPU target scores with the cost model shipped with the bridge.
+            pretrained, warning = bundled_for(target)
         m = request.measure
         settings = MeasureSettings(
             number=m.number or 3,
@@ -178,6 +184,8 @@ class BridgeService(pb_grpc.BridgeServicer):
         task = Task.open(
             task_id, name, mod, target, request.work_dir, request.seed, request.cost_model or "xgb", settings, pretrained=pretrained
         )
+        if warning:
+            task.warnings.append(warning)
         self.add_task(task)
         return _task_response(task)
 

@@ -17,7 +17,7 @@ from tvm.s_tir import meta_schedule as ms
 
 from colt_bridge.errors import InvalidArgument
 from colt_bridge.measure import MeasureSettings
-from colt_bridge.pretrained import FORMAT, VERSION, Pretrained, collect, feature_width, save, train
+from colt_bridge.pretrained import BUNDLED, FORMAT, VERSION, Pretrained, bundled_for, collect, feature_width, save, train
 from colt_bridge.proto import pb
 from colt_bridge.targets import parse_target
 from colt_bridge.task import Task
@@ -171,11 +171,38 @@ def test_the_bridge_refuses_a_bad_file_or_one_with_the_random_model_before_openi
         assert caught.value.code().name == "INVALID_ARGUMENT"
         assert reason in caught.value.details()
         assert not work_dir.exists()
-    # A good one opens.
+    # A good one opens, and the task says it scores with it.
     response = bridge.stub.OpenTask(
         pb.OpenTaskRequest(workload="GMM:0", target_json=TARGET, work_dir=str(tmp_path / "good"), cost_model_file=str(path))
     )
     assert response.task_id
+    assert response.cost_model_file == str(path)
+
+
+def test_the_bundled_model_is_real_and_made_for_this_tvm():
+    model = Pretrained.load(BUNDLED)
+    assert model.meta["format"] == FORMAT and model.meta["featureWidth"] == feature_width()
+    # Trained on records of workloads outside the benchmark suite (scripts/cost-model records).
+    suite = {"gmm_1", "c2d_0", "c3d_0", "grp_0", "dil_0", "cbr_0", "nrm_0", "sfm_0", "tbg_0", "gmm_3"}
+    names = {pathlib.PurePath(source).name for source in model.meta["sources"]}
+    assert len(names) == model.meta["workloads"] >= 10
+    assert not names & suite
+    assert model.booster.num_boosted_rounds() > 0
+
+
+def test_an_xgb_task_on_an_x86_cpu_scores_with_the_bundled_model_unless_told_none(bridge, tmp_path):
+    def opened(name, **extra):
+        return bridge.stub.OpenTask(pb.OpenTaskRequest(workload="GMM:0", target_json=TARGET, work_dir=str(tmp_path / name), **extra))
+
+    assert opened("default").cost_model_file == BUNDLED
+    assert opened("xgb", cost_model="xgb").cost_model_file == BUNDLED
+    assert opened("none", cost_model_file="none").cost_model_file == ""
+    assert opened("random", cost_model="random").cost_model_file == ""
+    # Another machine's CPU or a GPU gets none: the model knows x86-64 CPUs only.
+    assert bundled_for(tvm.target.Target({"kind": "llvm", "mtriple": "aarch64-linux-gnu"})) == (None, None)
+    assert bundled_for(tvm.target.Target({"kind": "cuda", "arch": "sm_80"}, host="llvm")) == (None, None)
+    model, warning = bundled_for(parse_target(TARGET))
+    assert warning is None and model.path == BUNDLED
 
 
 def test_scripts_cost_model_trains_from_folders_of_databases_and_says_what_it_wrote(measured, tmp_path):

@@ -17,6 +17,7 @@ import { Interrupts } from '../process/interrupts';
 import { makeDirs } from '../tuning/work-dir';
 import { stopAllChildren } from './child';
 import { bestCurve, bestRecordWithin, curveAt, trialsFromRecords } from './curve';
+import { isColt } from './analysis';
 import { describeMachine } from './machine';
 import { planRuns, type PlannedRun } from './plan';
 import { Progress, type ProgressSink } from './progress';
@@ -162,7 +163,11 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
   }
   if (options.costModelFile) {
     const which = options.strategies.filter((s) => s.endsWith('-pretrained')).join(', ');
-    notes.push(`${which}: the same as without -pretrained, plus --cost-model-file ${options.costModelFile}; the other strategies score with their stock cost model.`);
+    notes.push(
+      `${which}: the same as without -pretrained, plus --cost-model-file ${options.costModelFile}; the other COLT strategies ran with --cost-model-file none.`,
+    );
+  } else if (options.strategies.some(isColt)) {
+    notes.push('COLT strategies: colt tune\'s default cost model, xgb beside the cost model bundled with the bridge (x86-64).');
   }
   notes.push(
     'evolutionary / replay-trace: stock ms.tune_tir, with the same workload loader, target, evaluator settings and warm build pool as the COLT bridge (scripts/bench/ms_tune.py).',

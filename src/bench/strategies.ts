@@ -23,7 +23,11 @@ export interface CommonSettings {
   costModel: string;
   /** models.json for the `colt` strategy (absolute), if any. */
   models?: string;
-  /** A cost model trained beforehand (absolute), for the `-pretrained` strategies only; the others keep their stock model. */
+  /**
+   * A cost model trained beforehand (absolute), for the `-pretrained` strategies; given, the other
+   * COLT strategies run with none. Not given, every COLT strategy scores as colt tune does by
+   * default (beside the bundled cost model). MetaSchedule's runs keep their stock model.
+   */
   costModelFile?: string;
 }
 
@@ -137,6 +141,9 @@ class ColtRunner implements Runner {
     if (this.pretrained) {
       if (!this.settings.costModelFile) throw runFailed('a -pretrained strategy needs --cost-model-file');
       args.push('--cost-model-file', this.settings.costModelFile);
+    } else if (this.settings.costModelFile) {
+      // An A/B of the file: its plain counterpart scores with none, not the bundled one.
+      args.push('--cost-model-file', 'none');
     }
     const result = await runChild(process.execPath, args, { cwd: this.env.repoRoot, env: this.env.env, timeoutMs: spec.timeoutMs });
     if (result.code !== 0) throw runFailed(describeFailure('colt tune', result));

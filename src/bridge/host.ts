@@ -29,7 +29,7 @@ export interface TaskRequest {
   workDir: string;
   seed: number;
   costModel: string;
-  /** A cost model trained beforehand (an absolute path), scoring beside costModel; none: ''. */
+  /** A cost model trained beforehand (an absolute path), scoring beside costModel; '': the bridge's default (the bundled one on an x86-64 CPU); 'none': none. */
   costModelFile: string;
   measure: {
     number: number;
@@ -58,6 +58,8 @@ export interface HostedTask {
   hostCpu: string;
   /** What the user should hear about, one line each (a torn database line set aside...). */
   warnings: string[];
+  /** The cost model file scoring beside the task's own (the bundled one by default); null: none. */
+  costModelFile: string | null;
   space: ScheduleSpace;
 }
 
@@ -160,6 +162,7 @@ export class BridgeTaskHost implements TaskHost {
       devices: task.devices,
       hostCpu: task.host_cpu,
       warnings: task.warnings,
+      costModelFile: task.cost_model_file || null,
       space: new BridgeScheduleSpace(this.bridge.client, task.task_id, mutators, {
         measureDeadlineMs: (n) => measureDeadlineMs(n, perTrialSec),
       }),

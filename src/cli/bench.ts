@@ -38,7 +38,7 @@ export function addBenchCommands(program: Command, io: BenchCommandIO): void {
     .option('--min-repeat-ms <ms>', `minimum time of one measurement (default: ${BENCH_DEFAULTS.minRepeatMs})`)
     .option('--timeout <sec>', `seconds allowed per build and per run (default: ${BENCH_DEFAULTS.timeout})`)
     .option('--cost-model <name>', `xgb or random, every strategy (default: ${BENCH_DEFAULTS.costModel})`)
-    .option('--cost-model-file <file>', 'a cost model trained beforehand (scripts/cost-model), for the COLT strategies only (colt tune --cost-model-file)')
+    .option('--cost-model-file <file>', 'a cost model file (scripts/cost-model) for the -pretrained strategies; the other COLT strategies then run with none (colt tune --cost-model-file)')
     .option('--models <file>', 'models.json for the colt strategy (default: colt tune\'s own default)')
     .option('--run-timeout <sec>', 'seconds before a run (and its process group) is killed (default: 900 + trials x (2 x --timeout + 30))')
     .action(async (raw: Record<string, unknown>) => {

@@ -75,7 +75,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('--timeout <sec>', `seconds allowed per build and per run (default: ${TUNE_DEFAULTS.timeout}; at most ${LIMITS.timeout})`)
     .option('--no-check-results', "don't compare each trial's outputs with the untuned build's (a mismatch is a failed trial, WRONG_RESULT)")
     .option('--cost-model <name>', `xgb or random (default: ${TUNE_DEFAULTS.costModel})`)
-    .option('--cost-model-file <file>', 'a cost model trained beforehand on other workloads (scripts/cost-model): it scores beside xgb, alone until xgb has learned from the run')
+    .option('--cost-model-file <file>', 'a cost model trained beforehand on other workloads (scripts/cost-model): it scores beside xgb, alone until xgb has learned from the run; none: no such model (default: the bundled one on an x86-64 CPU)')
     .option(
       '--models <file>',
       'models.json: the LLMs (OpenAI-compatible endpoints, local GGUF files) that propose transformations (default: the built-in proposer and the bundled SmolLM2-135M)',

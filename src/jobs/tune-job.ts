@@ -20,7 +20,7 @@ import {
   type ModelPoolOptions,
 } from '../llm';
 import type { Logger } from '../log';
-import type { TuneOptions } from '../options/tune';
+import { NO_COST_MODEL_FILE, type TuneOptions } from '../options/tune';
 import { resolveWorkload } from '../options/workload';
 import type { TaskInfo } from '../reporters';
 import { BuiltinProposer } from '../search';
@@ -48,7 +48,8 @@ export async function runTuneJob(given: TuneOptions, env: JobEnv, job: Job): Pro
   const started = performance.now();
   const workload = resolveWorkload(given.workload, env.cwd);
   // The bridge runs elsewhere: it is given the file's absolute path.
-  const options = given.costModelFile ? { ...given, costModelFile: path.resolve(env.cwd, given.costModelFile) } : given;
+  const options =
+    given.costModelFile && given.costModelFile !== NO_COST_MODEL_FILE ? { ...given, costModelFile: path.resolve(env.cwd, given.costModelFile) } : given;
   const workDir = path.resolve(env.cwd, options.workDir);
   ensureWritableWorkDir(workDir);
   const lock = WorkDirLock.acquire(workDir);
@@ -109,7 +110,7 @@ async function tuneInWorkDir(
         llm: wiring?.state,
       });
       if (!tuned) return;
-      const { taskName, flop, target, untunedLatencyUs, result } = tuned;
+      const { taskName, flop, target, untunedLatencyUs, costModelFile, result } = tuned;
       const summary = buildSummary({
         workload: options.workload,
         taskName,
@@ -119,7 +120,7 @@ async function tuneInWorkDir(
         untunedLatencyUs,
         seed: options.seed,
         costModel: options.costModel,
-        costModelFile: options.costModelFile,
+        costModelFile: costModelFile ?? undefined,
         trialsPerIter: options.perIter,
         workDir,
         measure: {

@@ -7,6 +7,9 @@ import { costModel, integer, LIMITS, MEASURE_DEFAULTS, positiveNumber } from './
 import { targetOption, type TargetSpec } from './target';
 import { workloadName } from './workload';
 
+/** `--cost-model-file none`: no cost model trained beforehand, not even the bundled one. */
+export const NO_COST_MODEL_FILE = 'none';
+
 export const TUNE_DEFAULTS = {
   ...MEASURE_DEFAULTS,
   trials: 64,
@@ -92,7 +95,7 @@ export function tuneOptionsSchema(ctx: TuneOptionsContext) {
     /** false (--no-check-results): trials are not compared with the untuned build's outputs. */
     checkResults: z.boolean().default(true),
     costModel: costModel(),
-    /** A cost model trained beforehand (scripts/cost-model), scoring beside xgb. */
+    /** A cost model trained beforehand (scripts/cost-model), scoring beside xgb; 'none': none, not even the bundled one. */
     costModelFile: z.string().trim().min(1, { error: 'must name a file scripts/cost-model wrote' }).optional(),
     models: z.string().trim().min(1, { error: 'must name a models.json file' }).optional(),
     /** A bucket by name (src/llm/default-bucket.ts); none: the default, offline. */

@@ -17,6 +17,8 @@ export interface TaskInfo {
   proposers: Array<{ name: string; kind: ModelKind }>;
   /** LLM calls allowed for the run; null without a limit or without LLMs. */
   llmBudget: number | null;
+  /** The cost model file scoring beside the run's own (absolute); null: none. */
+  costModelFile: string | null;
 }
 
 export interface Reporter {

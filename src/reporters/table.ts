@@ -15,6 +15,7 @@ export class TableReporter implements Reporter {
     if (!this.task) {
       this.out(describeTarget(task.target));
       this.out(describeProposers(task));
+      if (task.costModelFile) this.out(`Cost model: xgb, beside ${task.costModelFile} (trained beforehand on other workloads).`);
     }
     this.task = task;
   }

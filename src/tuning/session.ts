@@ -30,6 +30,8 @@ export interface TunedTask {
   /** The target as the bridge (TVM) normalised it. */
   target: TargetSpec;
   untunedLatencyUs: number | null;
+  /** The cost model file that scored beside the run's own (absolute); null: none. */
+  costModelFile: string | null;
   result: SearchResult;
   /** Times the bridge died and was started again. */
   bridgeRestarts: number;
@@ -41,6 +43,8 @@ export interface OpenedTask {
   flop: number;
   target: TargetSpec;
   untunedLatencyUs: number | null;
+  /** The cost model file that scores beside the run's own (absolute); null: none. */
+  costModelFile: string | null;
 }
 
 export interface TuneSessionConfig {
@@ -273,6 +277,7 @@ export class TuneSession {
         flop: task.flop,
         target: parseTargetJson(task.targetJson, options.target),
         untunedLatencyUs,
+        costModelFile: task.costModelFile,
       };
       this.config.onTask(this.opened);
     }
@@ -306,7 +311,14 @@ export class TuneSession {
           throw err;
         }),
     );
-    return { taskName: opened.taskName, flop: opened.flop, target: opened.target, untunedLatencyUs: opened.untunedLatencyUs, result };
+    return {
+      taskName: opened.taskName,
+      flop: opened.flop,
+      target: opened.target,
+      untunedLatencyUs: opened.untunedLatencyUs,
+      costModelFile: opened.costModelFile,
+      result,
+    };
   }
 
   /** `--tuning-records`: trains the cost model on another run's records; its best seed the population. */

@@ -50,6 +50,7 @@ export class MemoryHost implements TaskHost {
       devices: 0,
       hostCpu: 'testcpu',
       warnings: [],
+      costModelFile: null,
       space: recording,
     };
   }
