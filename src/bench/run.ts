@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 
 import { findRepoRoot } from '../config/paths';
 import { Code, ColtError } from '../errors';
-import { BENCH_DEFAULTS, type BenchOptions, type StrategyName } from '../options/bench';
+import { BENCH_DEFAULTS, PRETRAINED_STRATEGIES, type BenchOptions, type StrategyName } from '../options/bench';
 import { resolveWorkload } from '../options/workload';
 import { Interrupts } from '../process/interrupts';
 import { makeDirs } from '../tuning/work-dir';
@@ -162,7 +162,7 @@ export async function bench(options: BenchOptions, io: BenchIO): Promise<string>
     );
   }
   if (options.costModelFile) {
-    const which = options.strategies.filter((s) => s.endsWith('-pretrained')).join(', ');
+    const which = options.strategies.filter((s) => PRETRAINED_STRATEGIES.includes(s)).join(', ');
     notes.push(
       `${which}: the same as without -pretrained, plus --cost-model-file ${options.costModelFile}; the other COLT strategies ran with --cost-model-file none.`,
     );
