@@ -73,6 +73,7 @@ export function rawTuneOptions(r: TuneRequest__Output): Record<string, unknown> 
     minRepeatMs: r.min_repeat_ms,
     timeout: r.timeout_sec,
     costModel: r.cost_model || undefined,
+    costModelFile: r.cost_model_file || undefined,
     models: r.models || undefined,
     bucket: r.bucket || undefined,
     llm: !r.no_llm,

@@ -16,6 +16,7 @@ import type { TunerClient } from '../../src/generated/colt/v1/Tuner';
 import type { ProtoGrpcType } from '../../src/generated/tuner';
 import { ensureBuilt, REPO, startColt, userEnv, type Running } from '../cli/colt-process';
 
+const BUNDLED = path.join(REPO, 'python-bridge', 'colt_bridge', 'cost_models', 'llvm-x86_64.npz');
 let daemon: Running;
 let address: string;
 let client: TunerClient;
@@ -120,6 +121,13 @@ test('bad requests are refused with one clear line and the right status', async 
   expect(last.state).toBe('FAILED');
   expect(last.error).toMatch(/unknown workload 'NOPE'/);
   expect(last.exit_code).toBe(2);
+  // A cost model file the daemon's host does not have: one line, before anything is tuned.
+  const missing = path.join(tmp, 'nowhere.npz');
+  const noModel = await tuneCall({ workload: 'GMM:0', trials: 4, no_llm: true, cost_model_file: missing, work_dir: path.join(tmp, 'no-model') });
+  const failed = noModel.at(-1)?.job as Job__Output;
+  expect(failed).toMatchObject({ state: 'FAILED', exit_code: 2, trials: 0 });
+  expect(failed.error).toContain(`cost model ${missing}: no such file`);
+  expect(failed.error).not.toContain('\n');
 });
 
 test('a Tune request naming a TVMScript file that is not only TVMScript fails in one line, and the payload never runs', async () => {
@@ -144,7 +152,8 @@ test('three concurrent Tune calls keep their own budgets; cancelling one leaves 
   let cancelled: Promise<Job__Output> | undefined;
   const runs = Object.entries(budgets).map(([name, trials]) =>
     tuneCall(
-      { workload: 'GMM:0', trials, per_iter: 2, no_llm: true, seed: trials, work_dir: path.join(tmp, name), name },
+      // b runs without the cost model trained beforehand; a and c score beside the bundled one.
+      { workload: 'GMM:0', trials, per_iter: 2, no_llm: true, seed: trials, work_dir: path.join(tmp, name), name, ...(name === 'b' ? { cost_model_file: 'none' } : {}) },
       (e) => {
         // The long one is cancelled once its first batch has landed.
         if (name === 'c' && !cancelled && e.job && e.job.trials > 0) cancelled = unary(client.CancelJob, { job_id: e.job.job_id });
@@ -161,8 +170,9 @@ test('three concurrent Tune calls keep their own budgets; cancelling one leaves 
     const job = final(events);
     expect(job).toMatchObject({ name, kind: 'TUNE', state: 'SUCCEEDED', trials, max_trials: trials, exit_code: 0 });
     expect(job.best_latency_us).toBeGreaterThan(0);
-    const summary = JSON.parse(job.summary_json) as { trials: number; workDir: string };
+    const summary = JSON.parse(job.summary_json) as { trials: number; workDir: string; costModelFile: string | null };
     expect(summary.trials).toBe(trials);
+    expect(summary.costModelFile).toBe(name === 'b' ? null : BUNDLED);
     expect(summary.workDir).toBe(path.join(tmp, name));
     expect(fs.existsSync(path.join(tmp, name, 'database_tuning_record.json'))).toBe(true);
     // The stream carried the run's events as `colt tune --json` prints them.
