@@ -34,6 +34,12 @@ from references import is_matmul_like, reference_for
 # What decides how fast the contenders run: thread counts, and which kernels OpenBLAS picks.
 ENV_KEYS = ("TVM_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
+# OpenBLAS's threads spin for a while after a call before they sleep, and so do TVM's pool
+# threads after a kernel. Timed right after BLAS, a TVM kernel shared the cores with them: in one
+# bench the kernel timed after numpy in 11 of 12 rounds had a median 60x its minimum. Both sides
+# get this long to go quiet around the numpy kernel.
+BLAS_SETTLE_SEC = 0.5
+
 
 def blas_runtime() -> list[dict]:
     """threadpoolctl's view of the BLAS numpy loaded: library, version, threads, kernel."""
@@ -159,7 +165,11 @@ def remeasure_workload(entry: dict, target, settings: dict) -> dict:
         # Rotate the order each round: no contender always goes first (or last).
         shift = round_index % max(1, len(kernels))
         for kernel in kernels[shift:] + kernels[:shift]:
+            if kernel is blas:
+                time.sleep(BLAS_SETTLE_SEC)
             kernel.samples.extend(kernel.measure(settings["repeat"], settings["minRepeatMs"]))
+            if kernel is blas:
+                time.sleep(BLAS_SETTLE_SEC)
 
     for kernel in kernels:
         if kernel is not blas:
